@@ -1,0 +1,42 @@
+"""The answer contract every surface (CLI, chat API, ask proxy, MCP) returns."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Mode = Literal["local", "fallback", "none", "action"]
+
+
+class Source(BaseModel):
+    title: str
+    url: str  # carries the section anchor: https://docs.nexos.ai/.../api-keys#rotate-api-key
+    section: str = ""
+    excerpt: str = ""
+
+
+class PendingAction(BaseModel):
+    id: str
+    tool: str  # rotate_api_key / revoke_api_key
+    args: dict[str, Any]  # key id and name only, never a secret
+    preview: str  # "The key 'Production' (dak_…ab12) will be permanently disabled and replaced…"
+    expires_at: str = ""  # ISO 8601
+
+
+class NewSecret(BaseModel):
+    """The only place a freshly created or rotated secret ever appears."""
+
+    key_id: str
+    name: str
+    api_key: str
+
+
+class Answer(BaseModel):
+    answer: str  # markdown
+    mode: Mode
+    sources: list[Source] = Field(default_factory=list)
+    followups: list[str] = Field(default_factory=list)
+    pending_action: PendingAction | None = None
+    secret: NewSecret | None = None
+    conversation_id: str = ""

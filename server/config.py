@@ -1,0 +1,28 @@
+"""The one settings object (env prefix DOCSAGENT_, .env supported), read via get_settings()."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from agent.config import AgentSettings
+
+
+class Settings(AgentSettings):
+    """Every setting of docsagent; the README's configuration table lists them all."""
+
+    host: str = Field("127.0.0.1", description="Address the server binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server binds.")
+    public_url: str = Field("", description="Public base URL for links; empty = from request.")
+    require_auth: bool = Field(False, description="Close every route but health without a key.")
+    rate_limit_per_key: int = Field(600, ge=0, description="Requests/minute per key; 0 = off.")
+    rate_limit_failed_auth: int = Field(
+        20, ge=0, description="Failed authentications/minute per client address; 0 = off."
+    )
+    admins: str = Field("", description="Comma-separated owner ids allowed to see insights.")
+    log_level: str = Field("INFO", description="Log level of the JSON logs.")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment and .env; called at start-up, never at import."""
+    return Settings()
