@@ -82,3 +82,7 @@ class RateLimitedError(BackendError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ConversationNotFoundError(AgentError):
+    """No such conversation for this user (someone else's id included)."""

@@ -7,7 +7,8 @@
     ├── NotFound            404 not_found
     ├── Conflict            409 conflict
     ├── TooManyRequests     429 rate_limited (Retry-After)
-    └── UpstreamFailed      502 upstream_error
+    ├── UpstreamFailed      502 upstream_error
+    └── Unavailable         503 unavailable
 
 Every error response body is `{"error": {"code": str, "message": str, "request_id": str}}`.
 Agent and ingest errors are mapped onto these in `server/app.py`'s exception handlers.
@@ -52,3 +53,9 @@ class TooManyRequests(ServerError):
 
 class UpstreamFailed(ServerError):
     status, code = 502, "upstream_error"
+
+
+class Unavailable(ServerError):
+    """A dependency (index, database) is not reachable right now: 503 unavailable."""
+
+    status, code = 503, "unavailable"

@@ -7,11 +7,15 @@ the REST API speak one language. A full secret is returned only by `create` and 
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 Channel = Literal["cli", "rest", "ui", "chat", "mcp"]
+
+# Owner of the keys the local administrator manages with `docsagent keys` (no --owner).
+LOCAL_OWNER = "local"
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ class KeyManager(Protocol):
 
     def list(self, owner: str, *, principal: Principal | None = None) -> list[APIKeyRecord]: ...
 
-    def get(self, owner: str, key_id: str, *, principal: Principal | None = None) -> APIKeyRecord: ...
+    def get(
+        self, owner: str, key_id: str, *, principal: Principal | None = None
+    ) -> APIKeyRecord: ...
 
     def update(
         self,
@@ -109,7 +115,7 @@ class KeyManager(Protocol):
         *,
         name: str | None = None,
         enabled: bool | None = None,
-        expiration_date: datetime | None | object = _UNSET,
+        expiration_date: datetime | object | None = _UNSET,
         actor: str | None = None,
         channel: Channel = "cli",
         principal: Principal | None = None,
@@ -140,4 +146,6 @@ class KeyManager(Protocol):
 
     def verify(self, secret: str) -> Principal: ...
 
-    def audit(self, owner: str | None = None, limit: int = 100) -> list[AuditEvent]: ...
+    def audit(
+        self, owner: str | None = None, limit: int = 100
+    ) -> builtins.list[AuditEvent]: ...

@@ -6,6 +6,9 @@ Revises: 0002_agent
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0003_server"
 down_revision = "0002_agent"
 branch_labels = None
@@ -13,8 +16,46 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "insights",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("conversation_id", sa.String(64), nullable=False),
+        sa.Column("turn", sa.Integer, nullable=False),
+        sa.Column("owner", sa.String(255), nullable=True),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("mode", sa.String(16), nullable=False),
+        sa.Column("question", sa.Text, nullable=False),
+        sa.Column("sources", sa.Text, nullable=False),
+        sa.Column("latency_ms", sa.Float, nullable=False),
+    )
+    op.create_index("ix_insights_at", "insights", ["at"])
+    op.create_index("ix_insights_conversation_id", "insights", ["conversation_id"])
+    op.create_table(
+        "feedback",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("conversation_id", sa.String(64), nullable=False),
+        sa.Column("turn", sa.Integer, nullable=False),
+        sa.Column("owner", sa.String(255), nullable=True),
+        sa.Column("rating", sa.String(8), nullable=False),
+        sa.Column("comment", sa.Text, nullable=False),
+    )
+    op.create_index("ix_feedback_at", "feedback", ["at"])
+    op.create_index("ix_feedback_conversation_id", "feedback", ["conversation_id"])
+    op.create_table(
+        "rate_limits",
+        sa.Column("bucket", sa.String(160), primary_key=True),
+        sa.Column("window", sa.BigInteger, primary_key=True),
+        sa.Column("count", sa.Integer, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("rate_limits")
+    op.drop_index("ix_feedback_conversation_id", "feedback")
+    op.drop_index("ix_feedback_at", "feedback")
+    op.drop_table("feedback")
+    op.drop_index("ix_insights_conversation_id", "insights")
+    op.drop_index("ix_insights_at", "insights")
+    op.drop_table("insights")

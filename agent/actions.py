@@ -1,0 +1,197 @@
+"""Key actions for the offline agent and for approvals: generate and list execute at once;
+rotate and revoke become a pending action that only the user's approval executes.
+
+Secrets go to `NewSecret` via the key tools' `on_secret` callback and nowhere else: the
+answer text only says that the secret is shown once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.approvals import Approvals, Pending, preview_for
+from agent.errors import KeyError_, KeyNameError, KeyNotFoundError
+from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
+from agent.keys.tools import (
+    KeyToolContext,
+    generate_api_key,
+    resolve_key,
+    revoke_api_key,
+    rotate_api_key,
+)
+from agent.models import Answer, NewSecret
+from agent.routing import Intent
+
+SIGN_IN = (
+    "Managing API keys needs you to be signed in, so nothing was changed. Send your API key "
+    "with the request (`Authorization: Bearer <key>` or `X-Api-Key: <key>`), sign in to the "
+    "web chat with it, or use `docsagent keys` on the server."
+)
+SHOWN_ONCE = (
+    "The secret is shown **once**, below this message: copy it now and store it somewhere "
+    "safe. It cannot be shown again."
+)
+TOOL_FOR = {"rotate": "rotate_api_key", "revoke": "revoke_api_key"}
+
+
+@dataclass
+class Outcome:
+    """An action answer plus the meta the next turn needs (awaiting, key ref, pending id)."""
+
+    answer: Answer
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _listing(records: list[APIKeyRecord]) -> str:
+    live = [r for r in records if not r.removed]
+    if not live:
+        return "You have no API keys yet."
+    rows = [
+        f"- **{r.name}** (`{r.api_key}`, id `{r.id}`){'' if r.enabled else ' — disabled'}"
+        for r in live
+    ]
+    return "\n".join(rows)
+
+
+def _context(
+    keys: KeyManager,
+    principal: Principal,
+    channel: Channel,
+    sink: list[NewSecret],
+    approval_id: str | None = None,
+) -> KeyToolContext:
+    return KeyToolContext(
+        manager=keys,
+        principal=principal,
+        channel=channel,
+        on_secret=sink.append,
+        approval_id=approval_id,
+    )
+
+
+def key_action(
+    intent: Intent,
+    *,
+    keys: KeyManager,
+    approvals: Approvals,
+    principal: Principal | None,
+    channel: Channel,
+    conversation_id: str,
+) -> Outcome:
+    """Carry out (generate, list) or stage (rotate, revoke) an offline key request."""
+    if principal is None:
+        return Outcome(Answer(answer=SIGN_IN, mode="action"))
+    owner = principal.owner
+    sink: list[NewSecret] = []
+    ctx = _context(keys, principal, channel, sink)
+    try:
+        if intent.kind == "list":
+            return Outcome(
+                Answer(answer=_listing(keys.list(owner, principal=principal)), mode="action")
+            )
+        if intent.kind == "generate":
+            if not intent.name:
+                text = "What should the new key be called? Reply with a name, for example “Production”."
+                return Outcome(Answer(answer=text, mode="action"), {"awaiting": "name"})
+            created = generate_api_key(ctx, intent.name)
+            secret = sink[-1] if sink else None
+            text = f"Created the key **{created['name']}** (`{created['masked_key']}`). {SHOWN_ONCE}"
+            return Outcome(
+                Answer(answer=text, mode="action", secret=secret), {"key_ref": str(created["id"])}
+            )
+        return _stage(
+            intent,
+            keys=keys,
+            approvals=approvals,
+            principal=principal,
+            conversation_id=conversation_id,
+        )
+    except KeyNameError as exc:
+        return Outcome(Answer(answer=f"I could not create that key: {exc}", mode="action"))
+
+
+def _stage(
+    intent: Intent,
+    *,
+    keys: KeyManager,
+    approvals: Approvals,
+    principal: Principal,
+    conversation_id: str,
+) -> Outcome:
+    owner = principal.owner
+    verb = intent.kind
+    if intent.every_key or not intent.key_ref:
+        records = keys.list(owner, principal=principal)
+        lead = (
+            f"I change one key at a time, each after your confirmation. Which key should I {verb}?"
+            if intent.every_key
+            else f"Which key should I {verb}? Reply with its name or id."
+        )
+        return Outcome(
+            Answer(answer=f"{lead}\n\n{_listing(records)}", mode="action"), {"awaiting": verb}
+        )
+    try:
+        record = resolve_key(keys, owner, intent.key_ref, principal=principal)
+    except KeyError_ as exc:
+        records = keys.list(owner, principal=principal)
+        problem = "is ambiguous" if not isinstance(exc, KeyNotFoundError) else "was not found"
+        text = (
+            f"The key “{intent.key_ref}” {problem}. Which key should I {verb}? "
+            f"Reply with its name or id.\n\n{_listing(records)}"
+        )
+        return Outcome(Answer(answer=text, mode="action"), {"awaiting": verb})
+    tool = TOOL_FOR[verb]
+    pending = approvals.create(
+        conversation_id=conversation_id,
+        owner=owner,
+        tool=tool,
+        key_id=record.id,
+        key_name=record.name,
+        preview=preview_for(tool, record.name, record.api_key),
+    )
+    return Outcome(
+        staged_answer(pending, approvals.ttl), {"pending_id": pending.id, "key_ref": record.id}
+    )
+
+
+def staged_answer(pending: Pending, ttl_seconds: int) -> Answer:
+    """The answer that shows a pending action and asks for a yes/no."""
+    minutes = max(1, round(ttl_seconds / 60))
+    text = (
+        f"{pending.preview}\n\nReply **yes** to confirm or **no** to cancel. Nothing changes "
+        f"until you confirm; this request expires in {minutes} minute{'s' if minutes > 1 else ''}."
+    )
+    return Answer(answer=text, mode="action", pending_action=pending.to_model())
+
+
+def execute(
+    pending: Pending,
+    *,
+    keys: KeyManager,
+    principal: Principal,
+    channel: Channel,
+) -> Answer:
+    """Run an approved pending action (bound to its key id) and report the outcome."""
+    sink: list[NewSecret] = []
+    ctx = _context(keys, principal, channel, sink, approval_id=pending.id)
+    if pending.tool == "rotate_api_key":
+        rotated = rotate_api_key(ctx, pending.key_id)
+        text = (
+            f"Rotated **{rotated['name']}**: the old key no longer works and the new one is "
+            f"`{rotated['masked_key']}`. {SHOWN_ONCE}"
+        )
+        return Answer(answer=text, mode="action", secret=sink[-1] if sink else None)
+    revoked = revoke_api_key(ctx, pending.key_id)
+    return Answer(answer=f"Revoked **{revoked['name']}**: it no longer works.", mode="action")
+
+
+def cancelled(pending: Pending) -> Answer:
+    return Answer(answer=f"Cancelled. The key '{pending.key_name}' was not changed.", mode="action")
+
+
+NOTHING_PENDING = "There is nothing waiting for your confirmation in this conversation."
+
+
+def nothing_pending() -> Answer:
+    return Answer(answer=NOTHING_PENDING, mode="action")

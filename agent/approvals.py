@@ -1,0 +1,170 @@
+"""Pending key actions awaiting the user's approval, stored in SQL so any worker can
+decide them. An approval is bound to owner + action + key, single-use, and expires after
+`settings.approval_ttl_seconds`; only `consume` moves one out of `pending`, atomically.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from agent.errors import ApprovalError
+from agent.models import PendingAction
+from agent.tables import pending_actions
+
+TOOLS = ("rotate_api_key", "revoke_api_key")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A stored pending action."""
+
+    id: str
+    conversation_id: str
+    owner: str
+    tool: str
+    key_id: str
+    key_name: str
+    preview: str
+    source: str  # "offline" or "llm" (the LLM agent resumes its own graph)
+    status: str
+    expires_at: float
+
+    def to_model(self) -> PendingAction:
+        expires = datetime.fromtimestamp(self.expires_at, tz=UTC).isoformat()
+        return PendingAction(
+            id=self.id,
+            tool=self.tool,
+            args={"key_id": self.key_id, "name": self.key_name},
+            preview=self.preview,
+            expires_at=expires,
+        )
+
+
+def preview_for(tool: str, name: str, masked: str) -> str:
+    """What will happen, in the user's words, before they approve it."""
+    if tool == "rotate_api_key":
+        return (
+            f"The key '{name}' ({masked}) will be permanently disabled and replaced with a new "
+            "one. The new key is shown once."
+        )
+    return f"The key '{name}' ({masked}) will be permanently revoked and stop working."
+
+
+class Approvals:
+    """Create, look up and consume pending actions."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float], ttl_seconds: int) -> None:
+        self.engine, self.clock, self.ttl = engine, clock, ttl_seconds
+
+    def create(
+        self,
+        *,
+        conversation_id: str,
+        owner: str,
+        tool: str,
+        key_id: str,
+        key_name: str,
+        preview: str,
+        source: str = "offline",
+    ) -> Pending:
+        if tool not in TOOLS:
+            raise ApprovalError(f"{tool} does not need an approval")
+        now = self.clock()
+        pending = Pending(
+            id="pa_" + secrets.token_urlsafe(18),
+            conversation_id=conversation_id,
+            owner=owner,
+            tool=tool,
+            key_id=key_id,
+            key_name=key_name,
+            preview=preview,
+            source=source,
+            status="pending",
+            expires_at=now + self.ttl,
+        )
+        with self.engine.begin() as conn:
+            # A new request supersedes any older pending action of the conversation.
+            conn.execute(
+                update(pending_actions)
+                .where(pending_actions.c.conversation_id == conversation_id)
+                .where(pending_actions.c.status == "pending")
+                .values(status="superseded", decided_at=now)
+            )
+            conn.execute(
+                insert(pending_actions).values(
+                    id=pending.id,
+                    conversation_id=conversation_id,
+                    owner=owner,
+                    tool=tool,
+                    key_id=key_id,
+                    key_name=key_name,
+                    preview=preview,
+                    source=source,
+                    status="pending",
+                    created_at=now,
+                    expires_at=pending.expires_at,
+                )
+            )
+        return pending
+
+    def get(self, pending_id: str) -> Pending | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(pending_actions).where(pending_actions.c.id == pending_id)
+            ).first()
+        if row is None:
+            return None
+        return Pending(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            owner=row.owner,
+            tool=row.tool,
+            key_id=row.key_id,
+            key_name=row.key_name,
+            preview=row.preview,
+            source=row.source,
+            status=row.status,
+            expires_at=row.expires_at,
+        )
+
+    def active(self, conversation_id: str, owner: str) -> Pending | None:
+        """The conversation's pending action, if one is still open for this owner."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(pending_actions.c.id)
+                .where(pending_actions.c.conversation_id == conversation_id)
+                .where(pending_actions.c.owner == owner)
+                .where(pending_actions.c.status == "pending")
+                .where(pending_actions.c.expires_at > self.clock())
+                .order_by(pending_actions.c.created_at.desc())
+            ).first()
+        return self.get(row.id) if row else None
+
+    def consume(
+        self, pending_id: str, *, owner: str, conversation_id: str, approve: bool
+    ) -> Pending:
+        """Approve or reject exactly once; refuses unknown, foreign, used or expired ids."""
+        pending = self.get(pending_id)
+        if pending is None or pending.owner != owner or pending.conversation_id != conversation_id:
+            raise ApprovalError("no such pending action for you in this conversation")
+        now = self.clock()
+        status = "approved" if approve else "rejected"
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(pending_actions)
+                .where(pending_actions.c.id == pending_id)
+                .where(pending_actions.c.owner == owner)
+                .where(pending_actions.c.status == "pending")
+                .where(pending_actions.c.expires_at > now)
+                .values(status=status, decided_at=now)
+            )
+        if result.rowcount != 1:
+            if pending.status == "pending" and pending.expires_at <= now:
+                raise ApprovalError("this pending action has expired; ask again")
+            raise ApprovalError("this pending action was already decided")
+        return pending

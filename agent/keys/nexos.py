@@ -1,0 +1,444 @@
+"""The nexos.ai backend: the same `KeyManager` over nexos.ai's public key-management API.
+
+Endpoints (base `settings.nexos_base_url`; team keys under `/v1/teams/{teamId}/api_keys`
+instead of `/v1/user/api_keys` when `DOCSAGENT_NEXOS_TEAM_ID` is set):
+list `GET …/api_keys`, create `POST …/api_keys` (201, the only response with the full
+value), update `PATCH …/api_keys/{id}`, revoke `DELETE …/api_keys/{id}` (204),
+rotate `PATCH …/api_keys/{id}/regenerate`, rotate-the-calling-key `PATCH /v1/apikey/rotate`.
+
+Whose keys: every call is authorised with `principal.credential` -- in a multi-user
+server, the signed-in person's own nexos.ai key, so each person manages only their own
+keys. Only without a principal credential (the CLI, a single-user deployment) is
+`DOCSAGENT_NEXOS_API_KEY` used.
+
+Rotation semantics on nexos.ai:
+- `PATCH /v1/user/api_keys/{id}/regenerate` replaces the key's value: the old value is
+  permanently disabled at once (nexos.ai has no grace period, so `grace` must be 0) and
+  the response carries the new full value, once. docsagent takes the returned `APIKey`
+  as the key's record. nexos.ai marks this endpoint deprecated; it is the only documented
+  way to rotate a key other than the calling one.
+- `PATCH /v1/apikey/rotate` (`rotate_own`) rotates the very key that authenticated the
+  request and returns its new value (401 if the request was not made with an API key).
+- The caller's session: rotating or revoking the key you signed in to docsagent with
+  ends that sign-in -- the old value stops working on nexos.ai immediately, docsagent
+  drops its cached verification of your key, and your next request must use the new key.
+
+Errors: 400/422 → KeyNameError (create/update) or BackendError; 401 → AuthenticationError;
+403 → PermissionDeniedError; 404 → KeyNotFoundError; 409 → KeyNameError (name taken) or
+KeyConflictError; 429 → RateLimitedError (after retries, honouring Retry-After);
+5xx, timeouts, transport errors, malformed JSON → BackendError. Retries: 429 and
+connection failures always; 5xx and read timeouts only for GET/DELETE (a repeated POST or
+PATCH could create or rotate twice).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from agent.config import AgentSettings
+from agent.errors import (
+    AuthenticationError,
+    BackendError,
+    KeyConflictError,
+    KeyError_,
+    KeyNameError,
+    KeyNotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from agent.keys.audit import AuditLog
+from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, Channel, Principal
+from agent.keys.format import clean_name, mask_secret
+
+IDEMPOTENT = frozenset({"GET", "DELETE"})
+MAX_WAIT_SECONDS = 30.0
+VERIFY_TTL_SECONDS = 60.0
+VERIFY_CACHE_SIZE = 1024
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def make_http_client() -> httpx.Client:
+    """The client used when none is passed in: explicit timeouts, no redirects."""
+    return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+
+
+class NexosKeyManager:
+    """`KeyManager` backed by nexos.ai; `audit` (our database) records every change."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        http_client: httpx.Client | None = None,
+        audit: AuditLog | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base = settings.nexos_base_url.rstrip("/")
+        team = settings.nexos_team_id
+        self._keys_path = (
+            f"/v1/teams/{quote(team, safe='')}/api_keys" if team else "/v1/user/api_keys"
+        )
+        self._default_credential = settings.nexos_api_key
+        self._client = http_client or make_http_client()
+        self._retries = settings.fetch_retries
+        self._audit = audit
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._verified: dict[bytes, tuple[float, str]] = {}  # sha256(key) -> (until, owner)
+        self._lock = threading.Lock()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def verify(self, secret: str) -> Principal:
+        """Check a person's nexos.ai key against nexos.ai; a success is cached briefly."""
+        if not isinstance(secret, str) or not 16 <= len(secret) <= 512 or not secret.isascii():
+            raise AuthenticationError()
+        if any(char.isspace() for char in secret):
+            raise AuthenticationError()
+        fingerprint = hashlib.sha256(secret.encode()).digest()
+        now = self._monotonic()
+        with self._lock:
+            hit = self._verified.get(fingerprint)
+        if hit is not None and hit[0] > now:
+            return Principal(owner=hit[1], credential=secret)
+        try:
+            self._request("GET", "/v1/user/api_keys", secret)
+        except (AuthenticationError, PermissionDeniedError):
+            raise AuthenticationError() from None
+        owner = "nexos:" + fingerprint.hex()[:16]
+        with self._lock:
+            if len(self._verified) >= VERIFY_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[fingerprint] = (now + VERIFY_TTL_SECONDS, owner)
+        return Principal(owner=owner, credential=secret)
+
+    def list(
+        self, owner: str, *, principal: Principal | None = None
+    ) -> builtins.list[APIKeyRecord]:
+        """The account's keys that are not removed (values masked by nexos.ai)."""
+        return [r for r in self._all(owner, principal) if not r.removed]
+
+    def get(self, owner: str, key_id: str, *, principal: Principal | None = None) -> APIKeyRecord:
+        for record in self._all(owner, principal):
+            if record.id == key_id:
+                return record
+        raise KeyNotFoundError(f"no API key {key_id[:80]!r}")
+
+    def audit(self, owner: str | None = None, limit: int = 100) -> builtins.list[AuditEvent]:
+        return self._audit.list(owner, limit) if self._audit else []
+
+    # -- changing ----------------------------------------------------------------------
+
+    def create(
+        self,
+        owner: str,
+        name: str,
+        expires_at: datetime | None = None,
+        *,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        principal: Principal | None = None,
+    ) -> tuple[APIKeyRecord, str]:
+        body = {"name": clean_name(name), "expiration_date": _iso(expires_at)}
+        response = self._request(
+            "POST", self._keys_path, self._credential(principal), json=body, names=True
+        )
+        record, secret = _with_secret(_json(response), owner)
+        self._log("created", owner, actor, channel, record.id)
+        return record, secret
+
+    def update(
+        self,
+        owner: str,
+        key_id: str,
+        *,
+        name: str | None = None,
+        enabled: bool | None = None,
+        expiration_date: datetime | object | None = _UNSET,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        principal: Principal | None = None,
+    ) -> APIKeyRecord:
+        current = self.get(owner, key_id, principal=principal)
+        expiry = current.expiration_date if expiration_date is _UNSET else expiration_date
+        body = {
+            "name": clean_name(name) if name is not None else current.name,
+            "enabled": current.enabled if enabled is None else enabled,
+            "expiration_date": _iso(expiry),  # type: ignore[arg-type]
+        }
+        path = f"{self._keys_path}/{quote(current.id, safe='')}"
+        response = self._request(
+            "PATCH", path, self._credential(principal), json=body, names=True, ref=current
+        )
+        record = _record(_json(response), owner)
+        self._log("updated", owner, actor, channel, record.id)
+        return record
+
+    def rotate(
+        self,
+        owner: str,
+        key_id: str,
+        grace: int = 0,
+        *,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        approval_id: str | None = None,
+        principal: Principal | None = None,
+    ) -> tuple[APIKeyRecord, str]:
+        """Regenerate a key's value on nexos.ai; the old value stops working at once."""
+        if grace:
+            raise BackendError(
+                "nexos.ai disables the old key at once; a grace period needs grace=0"
+            )
+        current = self.get(owner, key_id, principal=principal)
+        path = f"{self._keys_path}/{quote(current.id, safe='')}/regenerate"
+        credential = self._credential(principal)
+        response = self._request("PATCH", path, credential, ref=current)
+        self._forget(credential)
+        record, secret = _with_secret(_json(response), owner)
+        self._log("rotated", owner, actor, channel, current.id, approval_id)
+        return record, secret
+
+    def rotate_own(
+        self, principal: Principal, *, channel: Channel = "cli", approval_id: str | None = None
+    ) -> str:
+        """Rotate the key `principal` signed in with (`PATCH /v1/apikey/rotate`); the new value."""
+        credential = self._credential(principal)
+        data = _json(self._request("PATCH", "/v1/apikey/rotate", credential))
+        self._forget(credential)
+        secret = data.get("api_key") if isinstance(data, dict) else None
+        if not isinstance(secret, str) or not secret:
+            raise BackendError("nexos.ai returned no new key value")
+        key_id = str(data.get("id") or principal.key_id or "self")
+        self._log("rotated", principal.owner, None, channel, key_id, approval_id)
+        return secret
+
+    def revoke(
+        self,
+        owner: str,
+        key_id: str,
+        *,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        approval_id: str | None = None,
+        principal: Principal | None = None,
+    ) -> APIKeyRecord:
+        """Delete the key on nexos.ai (permanent; nexos.ai keeps it soft-deleted)."""
+        current = self.get(owner, key_id, principal=principal)
+        credential = self._credential(principal)
+        path = f"{self._keys_path}/{quote(current.id, safe='')}"
+        self._request("DELETE", path, credential, ref=current)
+        self._forget(credential)
+        self._log("revoked", owner, actor, channel, current.id, approval_id)
+        return _replace(current, enabled=False, removed=True)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _all(self, owner: str, principal: Principal | None) -> builtins.list[APIKeyRecord]:
+        data = _json(self._request("GET", self._keys_path, self._credential(principal)))
+        if not isinstance(data, list):
+            raise BackendError("nexos.ai returned an unexpected key list")
+        return [_record(item, owner) for item in data]
+
+    def _credential(self, principal: Principal | None) -> str:
+        if principal is not None and principal.credential:
+            return principal.credential
+        if self._default_credential:
+            return self._default_credential
+        raise AuthenticationError(
+            "no nexos.ai API key: sign in with your nexos.ai key or set DOCSAGENT_NEXOS_API_KEY"
+        )
+
+    def _forget(self, credential: str) -> None:
+        with self._lock:
+            self._verified.pop(hashlib.sha256(credential.encode()).digest(), None)
+
+    def _log(
+        self,
+        event: str,
+        owner: str,
+        actor: str | None,
+        channel: str,
+        key_id: str,
+        approval_id: str | None = None,
+    ) -> None:
+        if self._audit is not None:
+            self._audit.write(
+                event=event,
+                owner=owner,
+                actor=actor or owner,
+                channel=channel,
+                key_id=key_id,
+                approval_id=approval_id,
+            )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        credential: str,
+        *,
+        json: dict[str, Any] | None = None,
+        names: bool = False,
+        ref: APIKeyRecord | None = None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {credential}", "Accept": "application/json"}
+        for attempt in range(self._retries + 1):
+            last = attempt == self._retries
+            try:
+                response = self._client.request(
+                    method, self._base + path, json=json, headers=headers
+                )
+            except httpx.TransportError as exc:
+                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if not last and (unsent or method in IDEMPOTENT):
+                    self._sleep(_backoff(attempt))
+                    continue
+                if isinstance(exc, httpx.TimeoutException):
+                    raise BackendError(
+                        f"nexos.ai did not answer in time ({method} {path})"
+                    ) from exc
+                raise BackendError(f"cannot reach nexos.ai: {type(exc).__name__}") from exc
+            status = response.status_code
+            retryable = status == 429 or (status >= 500 and method in IDEMPOTENT)
+            if retryable and not last:
+                wait = _retry_after(response)
+                if wait is None or wait <= MAX_WAIT_SECONDS:
+                    self._sleep(_backoff(attempt) if wait is None else wait)
+                    continue
+            if status < 400:
+                return response
+            raise _error(response, credential, names, ref)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _error(
+    response: httpx.Response, credential: str, names: bool, ref: APIKeyRecord | None
+) -> KeyError_:
+    status = response.status_code
+    detail = _message(response).replace(credential, "…")
+    key = f"API key '{ref.name}' ({ref.id})" if ref else "API key"
+    if status in (400, 422):
+        return (
+            KeyNameError(detail or "invalid key name")
+            if names
+            else BackendError(f"nexos.ai refused the request (HTTP {status}): {detail}")
+        )
+    if status == 401:
+        return AuthenticationError("nexos.ai rejected the API key")
+    if status == 403:
+        return PermissionDeniedError("nexos.ai does not allow this API key to do that")
+    if status == 404:
+        return KeyNotFoundError(f"nexos.ai has no {key}")
+    if status == 409:
+        if names:
+            return KeyNameError(detail or "an API key with this name already exists")
+        return KeyConflictError(f"{key} was changed at the same time on nexos.ai: {detail}")
+    if status == 429:
+        wait = _retry_after(response)
+        hint = f"; retry after {wait:.0f} s" if wait is not None else ""
+        return RateLimitedError(f"nexos.ai is rate limiting requests{hint}", retry_after=wait)
+    return BackendError(f"nexos.ai failed with HTTP {status}")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    if isinstance(data, dict):
+        for field in ("message", "error", "detail"):
+            value = data.get(field)
+            if isinstance(value, dict):
+                value = value.get("message")
+            if isinstance(value, str):
+                return value[:200]
+    return ""
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise BackendError("nexos.ai returned malformed JSON") from exc
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _backoff(attempt: int) -> float:
+    return min(0.5 * 2**attempt, 8.0)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _record(data: Any, owner: str, display: str | None = None) -> APIKeyRecord:
+    """An `APIKey` object from nexos.ai; any value that is not masked gets masked."""
+    try:
+        value = str(data["api_key"] or "")
+        if display is None:
+            display = value if ("*" in value or "…" in value) else mask_secret(value)
+        created = _time(data["created_at"])
+        if created is None:
+            raise ValueError("created_at is null")
+        return APIKeyRecord(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            api_key=display,
+            enabled=bool(data.get("enabled", True)),
+            removed=bool(data.get("removed", False)),
+            created_at=created,
+            updated_at=_time(data.get("updated_at")) or created,
+            last_used_at=_time(data.get("last_used_at")),
+            expiration_date=_time(data.get("expiration_date")),
+            owner=owner,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BackendError("nexos.ai returned an unexpected API key object") from exc
+
+
+def _with_secret(data: Any, owner: str) -> tuple[APIKeyRecord, str]:
+    secret = data.get("api_key") if isinstance(data, dict) else None
+    if not isinstance(secret, str) or not secret or "*" in secret:
+        raise BackendError("nexos.ai returned no full key value")
+    return _record(data, owner, display=mask_secret(secret)), secret
+
+
+def _replace(record: APIKeyRecord, **changes: Any) -> APIKeyRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)

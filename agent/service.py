@@ -1,0 +1,274 @@
+"""The one function that answers everything: the CLI, the chat API, the `?ask=` proxy and
+MCP all call `answer` (or `answer_events`, `decide`, `history`).
+
+Offline (the default): deterministic routing → key action, or retrieval → extractive
+answer → fallback to the docs site → honest "not found". With `settings.llm` (or an
+injected chat model) a LangChain tool-calling agent answers instead; approvals of key
+actions are decided here, deterministically, in both modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy import Engine
+
+from agent import actions
+from agent.approvals import Approvals
+from agent.config import AgentSettings
+from agent.conversations import Conversations
+from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
+from agent.extractive import compose, not_found
+from agent.fallback import AnswerCache, Fallback
+from agent.keys.base import Channel, KeyManager, Principal
+from agent.models import Answer, Source
+from agent.retrieve import Retrieval, Retriever, SearchIndex
+from agent.routing import ACTIONS, route
+
+FALLBACK_NOTE = "*Answered by the docs site's assistant; the local docs did not cover this.*"
+
+
+@dataclass
+class AgentServices:
+    """Everything `answer` needs, built once per process (or injected by tests)."""
+
+    settings: AgentSettings
+    index: SearchIndex
+    keys: KeyManager
+    engine: Engine
+    retriever: Retriever
+    fallback: Fallback
+    approvals: Approvals
+    conversations: Conversations
+    chat_model: BaseChatModel | None = None
+    clock: Callable[[], float] = time.time
+    http_client: httpx.AsyncClient | None = field(default=None, repr=False)
+
+
+def build_services(
+    settings: AgentSettings,
+    *,
+    index: SearchIndex | None = None,
+    keys: KeyManager | None = None,
+    engine: Engine | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    chat_model: BaseChatModel | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AgentServices:
+    """Wire the real components (migrating the database); any may be injected."""
+    from agent.db import make_engine, migrate
+    from agent.keys.factory import make_key_manager
+
+    engine = engine or make_engine(settings)
+    migrate(engine)
+    if index is None:
+        from ingest.embed import make_embeddings
+        from ingest.store import open_index
+
+        index = open_index(settings, make_embeddings(settings))
+    client = http_client or httpx.AsyncClient(follow_redirects=True)
+    if chat_model is None and settings.llm:
+        from agent.llm import make_chat_model
+
+        chat_model = make_chat_model(settings)
+    return AgentServices(
+        settings=settings,
+        index=index,
+        keys=keys or make_key_manager(settings, engine=engine, http_client=client),
+        engine=engine,
+        retriever=Retriever(index),
+        fallback=Fallback(settings, client, cache=AnswerCache(engine, clock, ttl=3600.0)),
+        approvals=Approvals(engine, clock, settings.approval_ttl_seconds),
+        conversations=Conversations(engine, clock),
+        chat_model=chat_model,
+        clock=clock,
+        http_client=client,
+    )
+
+
+def check_question(settings: AgentSettings, question: str) -> str:
+    """The question stripped; QuestionError when empty or too long."""
+    text = (question or "").strip()
+    if not text:
+        raise QuestionError("the question is empty")
+    if len(text) > settings.max_question_chars:
+        raise QuestionError(f"the question is longer than {settings.max_question_chars} characters")
+    return text
+
+
+async def answer(
+    services: AgentServices,
+    question: str,
+    *,
+    conversation_id: str | None = None,
+    principal: Principal | None = None,
+    channel: Channel = "chat",
+) -> Answer:
+    """Answer a docs question or carry out / stage a key action, in a conversation."""
+    text = check_question(services.settings, question)
+    owner = principal.owner if principal else ""
+    conv = services.conversations.ensure(conversation_id, owner)
+    previous = services.conversations.last_meta(conv)
+    pending = services.approvals.active(conv, owner) if principal else None
+    previous["pending_id"] = pending.id if pending else None
+    intent = route(text, previous)
+    meta: dict[str, Any] = {"intent": intent.kind}
+    if intent.kind in ("confirm", "deny") and pending and principal:
+        result = await _decide(
+            services, conv, pending.id, intent.kind == "confirm", principal, channel
+        )
+    elif services.chat_model is not None:
+        from agent.llm import run_turn
+
+        if pending is not None:  # the user moved on: the staged change is dropped
+            services.approvals.consume(pending.id, owner=owner, conversation_id=conv, approve=False)
+        result, extra = await run_turn(services, text, conv, principal, channel)
+        meta.update(extra)
+    elif intent.kind in ACTIONS:
+        outcome = actions.key_action(
+            intent,
+            keys=services.keys,
+            approvals=services.approvals,
+            principal=principal,
+            channel=channel,
+            conversation_id=conv,
+        )
+        result = outcome.answer
+        meta.update(outcome.meta)
+    else:
+        result = await answer_docs(services, intent.query)
+        if result.sources:
+            meta["topic"] = result.sources[0].title
+    result.conversation_id = conv
+    services.conversations.add_user(conv, text)
+    services.conversations.add_answer(conv, result, meta)
+    return result
+
+
+async def answer_docs(
+    services: AgentServices, question: str, *, goal: str | None = None, local_only: bool = False
+) -> Answer:
+    """Local grounded answer, else the docs site's answer, else an honest 'not found'."""
+    retrieval = await asyncio.to_thread(services.retriever.retrieve, question)
+    if retrieval.confident:
+        draft = compose(question, retrieval)
+        return Answer(
+            answer=draft.text, mode="local", sources=draft.sources, followups=draft.followups
+        )
+    if services.fallback.enabled and not local_only:
+        page = retrieval.best.chunk.page_url if retrieval.best else None
+        try:
+            upstream = await services.fallback.ask(question, page, goal)
+        except UpstreamError:
+            pass
+        else:
+            sources = [Source(title=title, url=url) for title, url in upstream.sources]
+            return Answer(
+                answer=f"{upstream.text}\n\n{FALLBACK_NOTE}",
+                mode="fallback",
+                sources=sources,
+                followups=upstream.followups[:3],
+            )
+    return _none(retrieval)
+
+
+def _none(retrieval: Retrieval) -> Answer:
+    draft = not_found(retrieval)
+    return Answer(answer=draft.text, mode="none", sources=draft.sources)
+
+
+async def answer_events(
+    services: AgentServices,
+    question: str,
+    *,
+    conversation_id: str | None = None,
+    principal: Principal | None = None,
+    channel: Channel = "chat",
+) -> AsyncIterator[tuple[str, Any]]:
+    """`answer` as events: `delta`s of the text, then sources / pending_action / secret, `done`."""
+    result = await answer(
+        services, question, conversation_id=conversation_id, principal=principal, channel=channel
+    )
+    async for event in _events(result):
+        yield event
+
+
+async def _events(result: Answer) -> AsyncIterator[tuple[str, Any]]:
+    text = result.answer
+    step = 48
+    for start in range(0, len(text), step):
+        yield "delta", {"text": text[start : start + step]}
+    if result.sources:
+        yield "sources", [s.model_dump() for s in result.sources]
+    if result.pending_action:
+        yield "pending_action", result.pending_action.model_dump()
+    if result.secret:
+        yield "secret", result.secret.model_dump()
+    yield "done", result.model_dump()
+
+
+async def decide(
+    services: AgentServices,
+    conversation_id: str,
+    pending_id: str,
+    *,
+    approve: bool,
+    principal: Principal,
+    channel: Channel = "chat",
+) -> Answer:
+    """Approve or reject a pending key action (only its owner, once, before it expires)."""
+    owner = services.conversations.owner_of(conversation_id)
+    if owner is None or owner != principal.owner:
+        raise ConversationNotFoundError("no such conversation")
+    result = await _decide(services, conversation_id, pending_id, approve, principal, channel)
+    result.conversation_id = conversation_id
+    services.conversations.add_user(
+        conversation_id, "approve pending key action" if approve else "reject pending key action"
+    )
+    services.conversations.add_answer(conversation_id, result, {"intent": "decide"})
+    return result
+
+
+async def _decide(
+    services: AgentServices,
+    conversation_id: str,
+    pending_id: str,
+    approve: bool,
+    principal: Principal,
+    channel: Channel,
+) -> Answer:
+    pending = services.approvals.consume(
+        pending_id, owner=principal.owner, conversation_id=conversation_id, approve=approve
+    )
+    if pending.source == "llm":
+        from agent.llm import resume_turn
+
+        result, _ = await resume_turn(services, pending, approve, principal, channel)
+        return result
+    if not approve:
+        return actions.cancelled(pending)
+    return await asyncio.to_thread(
+        actions.execute, pending, keys=services.keys, principal=principal, channel=channel
+    )
+
+
+def history(
+    services: AgentServices, conversation_id: str, principal: Principal | None
+) -> list[dict[str, Any]]:
+    """The turns of a conversation its owner may read (secrets were never stored)."""
+    owner = services.conversations.owner_of(conversation_id)
+    if owner is None or owner != (principal.owner if principal else ""):
+        raise ConversationNotFoundError("no such conversation")
+    return services.conversations.turns(conversation_id)
+
+
+async def close(services: AgentServices) -> None:
+    """Release the HTTP client."""
+    if services.http_client is not None:
+        await services.http_client.aclose()

@@ -1,0 +1,205 @@
+"""Heading-aware chunking: one chunk per smallest section, long ones split on a budget.
+
+Each chunk's `embed_text` is its breadcrumb ("API Keys › How to generate your API key ›
+Rotate API key"), a newline, then the text; the token budget counts `embed_text`. Long
+sections are cut at paragraph, then sentence, then word boundaries (code fences stay
+whole when they fit, else are cut by lines and re-fenced), with `overlap` tokens of the
+previous piece repeated at the start of the next. Ids are stable: sha256 of page url,
+heading path and the ordinal among chunks with that path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+from collections.abc import Callable
+
+from ingest.models import Chunk, Page, Section
+
+BREADCRUMB_SEP = " › "
+_WORDISH_RE = re.compile(r"\w+|[^\w\s]")
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
+def estimate_tokens(text: str) -> int:
+    """Cheap word-piece estimate: words and punctuation marks, plus a fifth for sub-words."""
+    return math.ceil(len(_WORDISH_RE.findall(text)) * 1.2)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Blank-line separated blocks; a fenced code block is one unit even with blank lines."""
+    units: list[str] = []
+    current: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        m = _FENCE_RE.match(line)
+        if fence is None and m:
+            fence = m[1]
+        elif fence is not None and m and m[1][0] == fence[0] and len(m[1]) >= len(fence):
+            fence = None
+        if fence is None and not line.strip():
+            if current:
+                units.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        units.append("\n".join(current))
+    return units
+
+
+def _split_unit(unit: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """Break one paragraph/code block that exceeds `budget` into pieces that fit."""
+    if count(unit) <= budget:
+        return [unit]
+    m = _FENCE_RE.match(unit)
+    if m and "\n" in unit:
+        opener, *lines = unit.split("\n")
+        closer = lines.pop() if lines and _FENCE_RE.match(lines[-1]) else m[1]
+        pieces, current = [], [opener]
+        for line in lines:
+            if len(current) > 1 and count("\n".join([*current, line, closer])) > budget:
+                pieces.append("\n".join([*current, closer]))
+                current = [opener]
+            current.append(line)
+        pieces.append("\n".join([*current, closer]))
+        if len(pieces) > 1:
+            return [p for piece in pieces for p in _split_unit(piece, budget, count)]
+        unit = "\n".join(lines) or unit  # a single huge line: fall through to words
+    sentences = _SENTENCE_RE.split(unit)
+    if len(sentences) > 1:
+        parts = [p for s in sentences for p in _split_unit(s, budget, count)]
+        return _pack(parts, budget, count, " ")
+    words = unit.split(" ")
+    if len(words) > 1:
+        return _pack(words, budget, count, " ")
+    # one enormous "word": cut by characters
+    size = max(1, len(unit) * budget // max(count(unit), 1))
+    return [unit[i : i + size] for i in range(0, len(unit), size)] or [unit]
+
+
+def _pack(parts: list[str], budget: int, count: Callable[[str], int], sep: str) -> list[str]:
+    """Greedily join parts (each fits) into pieces within the budget.
+
+    Sums the parts' counts (word-piece counts are additive over whitespace-separated
+    text), so packing is linear; `_fitting_pieces` re-checks each final chunk.
+    """
+    pieces: list[str] = []
+    current: list[str] = []
+    total = 0
+    for part in parts:
+        cost = count(part)
+        if current and total + cost > budget:
+            pieces.append(sep.join(current))
+            current, total = [], 0
+        current.append(part)
+        total += cost
+    if current:
+        pieces.append(sep.join(current))
+    return pieces
+
+
+def _tail(text: str, overlap: int, count: Callable[[str], int]) -> str:
+    """The last words of `text` that fit in `overlap` tokens."""
+    if overlap <= 0:
+        return ""
+    words = text.split()
+    lo, hi = 0, len(words)  # find the smallest start index whose tail fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if count(" ".join(words[mid:])) <= overlap:
+            hi = mid
+        else:
+            lo = mid + 1
+    return " ".join(words[lo:])
+
+
+def split_text(text: str, budget: int, overlap: int, count: Callable[[str], int]) -> list[str]:
+    """Split `text` into pieces of at most `budget` tokens with `overlap` tokens repeated."""
+    if count(text) <= budget:
+        return [text]
+    overlap = min(overlap, budget // 2)
+    units = [u for p in _paragraphs(text) for u in _split_unit(p, budget - overlap, count)]
+    pieces = _pack(units, budget - overlap, count, "\n\n") or [text]
+    out = [pieces[0]]
+    for prev, piece in itertools.pairwise(pieces):
+        tail = _tail(prev, overlap, count)
+        joined = f"{tail}\n{piece}" if tail else piece
+        out.append(joined if count(joined) <= budget else piece)
+    return out
+
+
+def _fitting_pieces(
+    text: str, prefix: str, max_tokens: int, overlap: int, count: Callable[[str], int]
+) -> list[str]:
+    """Split so that every `prefix + "\n" + piece` fits, even for a non-additive counter."""
+    budget = max(1, max_tokens - count(prefix + "\n"))
+    out: list[str] = []
+    for piece in split_text(text, budget, overlap, count):
+        excess = count(f"{prefix}\n{piece}") - max_tokens
+        if excess > 0 and budget - excess > 1:
+            out += split_text(piece, budget - excess - 1, 0, count)
+        else:
+            out.append(piece)
+    return out
+
+
+def _breadcrumb(section: Section) -> str:
+    return BREADCRUMB_SEP.join(p for p in section.path if p)
+
+
+def chunk_page(
+    page: Page,
+    *,
+    max_tokens: int = 256,
+    overlap: int = 32,
+    count_tokens: Callable[[str], int] | None = None,
+) -> list[Chunk]:
+    """Chunks for a parsed page; `count_tokens` defaults to a cheap word-piece estimate."""
+    count = count_tokens or estimate_tokens
+    chunks: list[Chunk] = []
+    ordinals: dict[str, int] = {}
+    for section in page.sections:
+        text = section.text.strip()
+        if not text and section.step is not None:
+            text = section.title
+        if not text:
+            continue
+        breadcrumb = _breadcrumb(section)
+        prefix = breadcrumb
+        if len(prefix) > max_tokens // 2 and count(prefix + "\n") > max_tokens // 2:
+            prefix = _tail(section.title, max_tokens // 4, count) or section.title[:64]
+        anchor_url = f"{page.url}#{section.anchor}" if section.anchor else page.url
+        path_key = "\x1f".join(section.path)
+        if count(f"{prefix}\n{text}") <= max_tokens:  # the common case: one count call
+            pieces = [text]
+        else:
+            pieces = _fitting_pieces(text, prefix, max_tokens, overlap, count)
+        for piece in pieces:
+            ordinal = ordinals.get(path_key, 0)
+            ordinals[path_key] = ordinal + 1
+            embed_text = f"{prefix}\n{piece}"
+            chunks.append(
+                Chunk(
+                    id=_sha(f"{page.url}\x1e{path_key}\x1e{ordinal}")[:32],
+                    text=piece,
+                    embed_text=embed_text,
+                    page_url=page.url,
+                    md_url=page.md_url,
+                    title=page.title,
+                    section=section.title,
+                    anchor_url=anchor_url,
+                    breadcrumb=breadcrumb,
+                    position=len(chunks),
+                    sha256=_sha(embed_text),
+                    step=section.step,
+                )
+            )
+    return chunks

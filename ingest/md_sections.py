@@ -1,0 +1,309 @@
+"""markdown-it tokens (with our block markers) → the page's sections as readable text.
+
+The walk keeps a heading stack. A stepper pins the stack at the heading that opened it
+(its "floor"), so each step's heading nests under that heading whatever its level, and
+each step starts its own section. Labels (hint style, tab title, code title…) prefix the
+next block of text: "Warning: …", "Python:".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from ingest.gitbook_tags import MARKER_PREFIX, strip_residue
+from ingest.html_blocks import HtmlHeading, MarkerPiece, html_to_pieces, parse_marker
+from ingest.models import Section
+
+_MD = MarkdownIt("commonmark", {"html": True, "maxNesting": 40}).enable(["table", "strikethrough"])
+_BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def slugify(title: str) -> str:
+    """GitBook-style anchor: lowercase, runs of non-alphanumerics → '-', trimmed."""
+    out = "".join(c if c.isalnum() else "-" for c in title.lower())
+    return re.sub(r"-{2,}", "-", out).strip("-")
+
+
+@dataclass
+class _Draft:
+    section: Section
+    parts: list[str] = field(default_factory=list)
+    heading_pending: bool = False  # a step waiting for its heading
+    continuation: bool = False  # text after a stepper, under the stepper's parent heading
+
+
+@dataclass
+class _Head:
+    level: int
+    title: str
+    anchor: str
+
+
+class SectionBuilder:
+    """Consumes headings, text blocks and markers; produces Sections."""
+
+    def __init__(self, page_title: str, *, title_from_h1: bool = True) -> None:
+        self.title = page_title
+        self.title_from_h1 = title_from_h1
+        self.drafts = [_Draft(Section(page_title, "", 1, [page_title], ""))]
+        self.stack: list[_Head] = []
+        self.floors: list[int] = []
+        self.step: list[tuple[int, int] | None] = [None]
+        self.label: tuple[str, str, str] | None = None  # (meta key, value, text)
+        self.anchors: dict[str, int] = {}
+        self.skipped_title = False
+        self.list_depth = 0
+        self.warnings: list[str] = []
+
+    @property
+    def current(self) -> _Draft:
+        return self.drafts[-1]
+
+    def _unique(self, anchor: str) -> str:
+        if not anchor:
+            return anchor
+        seen = self.anchors.get(anchor, 0)
+        self.anchors[anchor] = seen + 1
+        return anchor if not seen else f"{anchor}-{seen}"
+
+    def _path(self) -> list[str]:
+        return [self.title, *(h.title for h in self.stack)]
+
+    def heading(self, level: int, title: str, anchor: str) -> None:
+        if level == 1 and not self.skipped_title and len(self.drafts) == 1:
+            self.skipped_title = True
+            if self.title_from_h1 and title:
+                self.title = title
+            return
+        title = title or "Untitled section"
+        anchor = self._unique(anchor or slugify(title))
+        draft = self.current
+        if draft.heading_pending and not draft.parts:
+            draft.heading_pending = False
+            self.stack.append(_Head(level, title, anchor))
+            s = draft.section
+            s.title, s.anchor, s.level, s.path = title, anchor, level, self._path()
+            return
+        floor = self.floors[-1] if self.floors else 0
+        while len(self.stack) > floor and self.stack[-1].level >= level:
+            self.stack.pop()
+        self.stack.append(_Head(level, title, anchor))
+        section = Section(title, anchor, level, self._path(), "", step=self.step[-1])
+        self.drafts.append(_Draft(section))
+
+    def _reopen_parent(self) -> None:
+        """Text after a stepper belongs to the heading above the stepper again."""
+        head = self.stack[-1] if self.stack else None
+        title, anchor, level = (
+            (head.title, head.anchor, head.level) if head else (self.title, "", 1)
+        )
+        section = Section(title, anchor, level, self._path(), "", step=self.step[-1])
+        self.drafts.append(_Draft(section, continuation=True))
+
+    def marker(self, kind: str, args: list[str]) -> None:
+        if kind == "label" and len(args) == 3:
+            self._flush_label()
+            self.label = (args[0], args[1], args[2])
+        elif kind == "meta" and len(args) == 2:
+            self.current.section.meta.setdefault(args[0], []).append(args[1])
+        elif kind == "text" and args:
+            self.block(args[0])
+        elif kind == "stepper":
+            self.floors.append(len(self.stack))
+            self.step.append(None)
+        elif kind == "step" and len(args) == 2 and self.floors:
+            del self.stack[self.floors[-1] :]
+            n, total = int(args[0]), int(args[1])
+            self.step[-1] = (n, total)
+            path = [*self._path(), f"Step {n}"]
+            parent = self.stack[-1] if self.stack else _Head(1, self.title, "")
+            section = Section(
+                f"Step {n}", parent.anchor, parent.level + 1, path, "", step=(n, total)
+            )
+            self.drafts.append(_Draft(section, heading_pending=True))
+        elif kind == "endstepper" and self.floors:
+            del self.stack[self.floors.pop() :]
+            self.step.pop()
+            self._reopen_parent()
+        elif kind == "endblock":
+            self.label = None
+
+    def _flush_label(self) -> None:
+        if self.label is not None:
+            key, value, text = self.label
+            self.label = None
+            self.block(f"{text}:")
+            self.current.section.meta.setdefault(key, []).append(value)
+
+    def block(self, text: str, *, paragraph: bool = False) -> None:
+        if not text.strip():
+            return
+        if self.label is not None:
+            key, value, label = self.label
+            self.label = None
+            self.current.section.meta.setdefault(key, []).append(value)
+            text = f"{label}: {text}" if paragraph else f"{label}:\n{text}"
+        self.current.parts.append(("\n" if self.list_depth else "\n\n") + text)
+
+    def image(self, info: dict[str, str]) -> None:
+        self.current.section.meta.setdefault("images", []).append(info)
+
+    def sections(self) -> list[Section]:
+        self._flush_label()
+        out = []
+        for i, draft in enumerate(self.drafts):
+            draft.section.text = "".join(draft.parts).strip()
+            if i and draft.continuation and not draft.section.text:
+                continue
+            draft.section.path[0] = self.title
+            out.append(draft.section)
+        out[0].title = self.title
+        return out
+
+
+def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = None) -> str:
+    """Render inline tokens to text; images go to meta, `<a id>` to `ids`."""
+    out: list[str] = []
+    links: list[tuple[int, str]] = []
+    for tok in children:
+        t = tok.type
+        if t == "text":
+            out.append(strip_residue(tok.content))
+        elif t == "code_inline":
+            out.append(f"{tok.markup}{tok.content}{tok.markup}")
+        elif t in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif t == "link_open":
+            links.append((len(out), str(tok.attrGet("href") or "")))
+        elif t == "link_close" and links:
+            start, href = links.pop()
+            inner = "".join(out[start:])
+            if href and inner.strip() and inner != href and not href.startswith("#"):
+                out[start:] = [f"[{inner}]({href})"]
+        elif t == "image":
+            alt = "".join(c.content for c in tok.children or [])
+            b.image(
+                {
+                    "src": str(tok.attrGet("src") or ""),
+                    "alt": alt,
+                    "caption": str(tok.attrGet("title") or ""),
+                }
+            )
+            out.append(alt)
+        elif t == "html_inline":
+            content = tok.content
+            piece = parse_marker(content) if content.startswith(MARKER_PREFIX) else None
+            if piece is not None:
+                if piece.kind in ("text", "meta"):
+                    b.marker(piece.kind, piece.args)
+            elif _BR_RE.fullmatch(content.strip()):
+                out.append("\n")
+            else:
+                result = html_to_pieces(content)
+                for image in result.images:
+                    b.image(image)
+                    out.append(image["alt"])
+                if ids is not None:
+                    ids.extend(result.ids)
+    return "".join(out)
+
+
+def _html(content: str, b: SectionBuilder) -> None:
+    piece = parse_marker(content) if content.lstrip().startswith(MARKER_PREFIX) else None
+    if piece is not None:
+        b.marker(piece.kind, piece.args)
+        return
+    result = html_to_pieces(content)
+    if result.warning:
+        b.warnings.append(result.warning)
+    for image in result.images:
+        b.image(image)
+    for p in result.pieces:
+        if isinstance(p, HtmlHeading):
+            b.heading(p.level, p.text, p.anchor)
+        elif isinstance(p, MarkerPiece):
+            b.marker(p.kind, p.args)
+        else:
+            b.block(p)
+
+
+def build_sections(
+    markdown: str, fallback_title: str, title: str | None = None
+) -> tuple[str, list[Section], list[str]]:
+    """Parse marker-annotated markdown into (page title, sections, warnings).
+
+    The title is `title` if given, else the first H1 (when it comes before any other
+    heading), else `fallback_title`.
+    """
+    b = SectionBuilder(title or fallback_title, title_from_h1=title is None)
+    tokens = _MD.parse(markdown)
+    prefixes: list[str] = []  # one per open list: "- " or the next ordered number
+    row: list[str] = []
+    rows: list[str] = []
+    item_prefix = ""
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        t = tok.type
+        if t == "heading_open":
+            ids: list[str] = []
+            title = " ".join(_inline(tokens[i + 1].children or [], b, ids).split())
+            level = int(tok.tag[1])
+            b.heading(level, title, ids[-1] if ids else "")
+            i += 3
+            continue
+        if t in ("bullet_list_open", "ordered_list_open"):
+            start = tok.attrGet("start")
+            prefixes.append("- " if t == "bullet_list_open" else f"{start or 1}")
+            b.list_depth += 1
+        elif t in ("bullet_list_close", "ordered_list_close"):
+            prefixes.pop()
+            b.list_depth -= 1
+        elif t == "list_item_open" and prefixes:
+            indent = "  " * (len(prefixes) - 1)
+            p = prefixes[-1]
+            if p == "- ":
+                item_prefix = indent + "- "
+            else:
+                item_prefix = f"{indent}{p}. "
+                prefixes[-1] = str(int(p) + 1)
+        elif t == "inline" and tokens[i - 1].type in ("th_open", "td_open"):
+            row.append(" ".join(_inline(tok.children or [], b).split()))
+        elif t == "inline":
+            text = _inline(tok.children or [], b)
+            b.block(item_prefix + text, paragraph=True)
+            item_prefix = ""
+        elif t == "tr_close":
+            rows.append(" | ".join(row))
+            row = []
+        elif t == "table_close":
+            b.block("\n".join(rows))
+            rows = []
+        elif t == "fence":
+            b.block(f"{tok.markup}{tok.info}\n{tok.content}{tok.markup}")
+        elif t == "code_block":
+            _code_block(tok.content, b)
+        elif t == "html_block":
+            _html(tok.content, b)
+        i += 1
+    sections = b.sections()
+    return b.title, sections, b.warnings
+
+
+def _code_block(content: str, b: SectionBuilder) -> None:
+    """Indented code; a marker that landed here (an indented tag line) still counts."""
+    code: list[str] = []
+    for line in content.split("\n"):
+        piece = parse_marker(line) if MARKER_PREFIX in line else None
+        if piece is None:
+            code.append(line)
+            continue
+        b.block("```\n" + "\n".join(code).strip("\n") + "\n```" if "".join(code).strip() else "")
+        code = []
+        b.marker(piece.kind, piece.args)
+    if "".join(code).strip():
+        b.block("```\n" + "\n".join(code).strip("\n") + "\n```")

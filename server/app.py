@@ -1,0 +1,151 @@
+"""The FastAPI app: `create_app(settings, services=None)`.
+
+Start-up (lifespan): build the agent's services (unless given), migrate the database,
+ingest `docs_cache/` when the index is empty, create the bootstrap admin key on a first
+start, and run the MCP session manager. Every error leaves as the one JSON error shape.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agent.db import migrate
+from agent.errors import AgentError, UpstreamError
+from agent.insights import InsightsStore
+from agent.service import AgentServices, build_services, close
+from ingest.errors import IngestError
+from ingest.pipeline import run_ingest
+from server import errors as http
+from server.answering import Answering
+from server.auth import bootstrap_admin
+from server.config import Settings, get_settings
+from server.logging import LOGGER, RequestContextMiddleware, configure_logging
+from server.metrics import Metrics
+from server.problems import error_body, to_server_error
+from server.ratelimit import RateLimiter
+from server.routes import ask, chat, completions, feedback, keys, mcp, ops, tools
+
+log = logging.getLogger(f"{LOGGER}.app")
+_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "bad_request"}
+
+
+async def ensure_index(settings: Settings, services: AgentServices) -> None:
+    """Ingest the docs cache when the index is empty (first start)."""
+    empty = await anyio.to_thread.run_sync(lambda: services.index.count() == 0)
+    if not empty or not settings.docs_cache.exists():
+        return
+    log.info("index is empty: ingesting %s", settings.docs_cache)
+    report = await run_ingest(settings, [str(settings.docs_cache)], index=services.index)
+    log.info("ingested docs cache: %s", type(report).__name__)
+
+
+async def _prepare(settings: Settings, services: AgentServices) -> None:
+    await anyio.to_thread.run_sync(lambda: migrate(services.engine))
+    await ensure_index(settings, services)
+    await anyio.to_thread.run_sync(lambda: bootstrap_admin(services.keys, settings))
+
+
+def _error_response(request: Request, error: http.ServerError) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", "")
+    headers = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(int(max(1, error.retry_after)))
+    return JSONResponse(error_body(error, request_id), status_code=error.status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+    async def ours(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, UpstreamError):
+            metrics.fallback_failures.inc()
+        return _error_response(request, to_server_error(exc))
+
+    async def validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()[:5]
+        ]
+        return _error_response(request, http.BadRequest("; ".join(problems) or "invalid request"))
+
+    async def starlette_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        error = http.ServerError(str(exc.detail))
+        error.status, error.code = exc.status_code, _STATUS_CODES.get(exc.status_code, "error")
+        return _error_response(request, error)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+        return _error_response(request, http.ServerError("internal error"))
+
+    for kind in (http.ServerError, AgentError, IngestError):
+        app.add_exception_handler(kind, ours)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, starlette_http)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def create_app(
+    settings: Settings | None = None, *, services: AgentServices | None = None
+) -> FastAPI:
+    """The docsagent app; `services` lets tests and embedders pass pre-built agent services."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        built = services or await anyio.to_thread.run_sync(lambda: build_services(settings))
+        await _prepare(settings, built)
+        app.state.services = built
+        app.state.insights = InsightsStore(
+            built.engine, key_prefixes=(settings.key_prefix, "nexos-")
+        )
+        app.state.limiter = RateLimiter(built.engine)
+        app.state.answering = Answering(built, app.state.insights, metrics)
+        log.info("docsagent ready")
+        try:
+            async with app.state.mcp.session_manager.run():
+                yield
+        finally:
+            log.info("docsagent shutting down")
+            if owned:
+                await close(built)
+                built.engine.dispose()
+
+    app = FastAPI(
+        title="docsagent",
+        version="0.1.0",
+        description="Documentation agent: chat, GitBook-compatible ask proxy, key API, MCP.",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    _install_error_handlers(app, metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for router in (ops.router, chat.router, completions.router, keys.router, feedback.router):
+        app.include_router(router)
+    app.include_router(tools.router)
+    mcp.mount(app, settings)
+    if importlib.util.find_spec("server.routes.ui") is not None:
+        from server.routes import ui
+
+        app.include_router(ui.router)
+    app.include_router(ask.router)  # last: its `/{path}.md` catch-all must not shadow others
+    return app
+
+
+def app_factory() -> Any:
+    """`uvicorn --factory server.app:app_factory` entry point (settings from the environment)."""
+    return create_app()

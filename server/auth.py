@@ -1,0 +1,115 @@
+"""API-key authentication for every surface, and the one-time bootstrap admin key.
+
+A key arrives as `Authorization: Bearer <key>` or `X-Api-Key: <key>` and is verified by
+the one `KeyManager`. Unknown, disabled, expired and revoked keys all get the same 401.
+Failed attempts are counted per client address (see `server/ratelimit.py`). Nothing here
+logs a key or a header; the bootstrap key is written to the console once, never to logging.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from agent.errors import AuthenticationError
+from agent.keys.base import KeyManager, Principal
+from server.config import Settings
+from server.errors import Unauthorized
+from server.ratelimit import RateLimiter
+
+BOOTSTRAP_OWNER = "admin"
+BOOTSTRAP_KEY_NAME = "bootstrap"
+
+
+def extract_key(headers: Mapping[str, str]) -> str | None:
+    """The API key sent with a request, or None when it carries none."""
+    auth = headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    api_key = headers.get("x-api-key", "").strip()
+    return api_key or None
+
+
+def admin_owners(settings: Settings) -> frozenset[str]:
+    """Owners allowed to read insights: the bootstrap owner and DOCSAGENT_ADMINS."""
+    listed = {owner.strip() for owner in settings.admins.split(",") if owner.strip()}
+    return frozenset({BOOTSTRAP_OWNER, *listed})
+
+
+def authenticate(
+    secret: str,
+    *,
+    keys: KeyManager,
+    settings: Settings,
+    limiter: RateLimiter,
+    client: str,
+) -> Principal:
+    """Verify `secret`; count failures per `client` address and traffic per key."""
+    fail_bucket = f"authfail:{client}"
+    limiter.check(fail_bucket, settings.rate_limit_failed_auth)
+    try:
+        principal = keys.verify(secret)
+    except AuthenticationError as exc:
+        limiter.record(fail_bucket, settings.rate_limit_failed_auth)
+        raise Unauthorized("invalid API key") from exc
+    principal = replace(principal, is_admin=principal.owner in admin_owners(settings))
+    limiter.hit(f"key:{principal.key_id or principal.owner}", settings.rate_limit_per_key)
+    return principal
+
+
+def optional_principal(
+    headers: Mapping[str, str],
+    *,
+    keys: KeyManager,
+    settings: Settings,
+    limiter: RateLimiter,
+    client: str,
+    required: bool,
+) -> Principal | None:
+    """The caller, None when anonymous and allowed; 401 when a key is needed or wrong."""
+    secret = extract_key(headers)
+    if secret is None:
+        if required or settings.require_auth:
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        return None
+    return authenticate(secret, keys=keys, settings=settings, limiter=limiter, client=client)
+
+
+def _console(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)  # noqa: T201 - the console, never logging
+
+
+def bootstrap_admin(
+    keys: KeyManager, settings: Settings, *, announce: Callable[[str], None] = _console
+) -> str | None:
+    """On first start with an empty key store, create the admin's key and print it once.
+
+    An exclusive marker file under data_dir makes it happen once even when several
+    workers start together. Returns the secret (for the caller to forget) or None.
+    """
+    if settings.keys_backend != "local":
+        return None
+    if keys.audit(None, limit=1):
+        return None
+    marker = Path(settings.data_dir) / "bootstrap.done"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return None
+    os.close(fd)
+    record, secret = keys.create(
+        BOOTSTRAP_OWNER, BOOTSTRAP_KEY_NAME, actor=BOOTSTRAP_OWNER, channel="cli"
+    )
+    announce(
+        "\n    docsagent: first start, created the admin API key "
+        f"{record.name!r} (owner {BOOTSTRAP_OWNER!r}).\n"
+        "    Copy it now; it is shown only this once:\n\n"
+        f"        {secret}\n\n"
+        "    Use it as 'Authorization: Bearer <key>' or in the web UI.\n"
+    )
+    return secret

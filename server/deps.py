@@ -1,0 +1,116 @@
+"""Every FastAPI dependency, as `Annotated[..., Depends(...)]` aliases; tests swap them
+through `app.dependency_overrides`. Objects built at start-up live on `app.state`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from agent.insights import InsightsStore
+from agent.keys.base import KeyManager, Principal
+from agent.service import AgentServices
+from server.answering import Answering
+from server.auth import optional_principal
+from server.config import Settings
+from server.errors import Forbidden
+from server.metrics import Metrics
+from server.ratelimit import RateLimiter
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_services(request: Request) -> AgentServices:
+    services: AgentServices = request.app.state.services
+    return services
+
+
+def get_answering(request: Request) -> Answering:
+    answering: Answering = request.app.state.answering
+    return answering
+
+
+def get_insights(request: Request) -> InsightsStore:
+    insights: InsightsStore = request.app.state.insights
+    return insights
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServicesDep = Annotated[AgentServices, Depends(get_services)]
+AnsweringDep = Annotated[Answering, Depends(get_answering)]
+InsightsDep = Annotated[InsightsStore, Depends(get_insights)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+def get_keys(services: ServicesDep) -> KeyManager:
+    return services.keys
+
+
+KeysDep = Annotated[KeyManager, Depends(get_keys)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def get_optional_principal(
+    request: Request, settings: SettingsDep, keys: KeysDep, limiter: LimiterDep
+) -> Principal | None:
+    """The caller when a key was sent; None for anonymous (unless auth is required)."""
+    principal = optional_principal(
+        request.headers,
+        keys=keys,
+        settings=settings,
+        limiter=limiter,
+        client=_client(request),
+        required=False,
+    )
+    request.state.principal = principal
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+def get_principal(
+    request: Request, settings: SettingsDep, keys: KeysDep, limiter: LimiterDep
+) -> Principal:
+    """The caller; 401 without a valid key."""
+    principal = optional_principal(
+        request.headers,
+        keys=keys,
+        settings=settings,
+        limiter=limiter,
+        client=_client(request),
+        required=True,
+    )
+    assert principal is not None
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_admin(principal: CurrentPrincipal) -> Principal:
+    """The caller, who must be an admin (bootstrap owner or DOCSAGENT_ADMINS)."""
+    if not principal.is_admin:
+        raise Forbidden("only admins may do this")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(get_admin)]

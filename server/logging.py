@@ -1,0 +1,119 @@
+"""JSON logs with request ids, plus the ASGI middleware that assigns ids, times requests,
+counts them in Prometheus and writes one access line each.
+
+The access line holds method, path (never the query string), status, duration, request id
+and the owner when known: never a header, a key or a request body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.metrics import Metrics
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LOGGER = "docsagent"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id, extras."""
+
+    _EXTRAS = ("method", "path", "status", "duration_ms", "owner", "route")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "") or request_id_var.get(),
+        }
+        for name in self._EXTRAS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str) -> None:
+    """One JSON handler (stderr) on the root logger, so our, uvicorn's and the MCP SDK's
+    records all come out as JSON lines (and the SDK's `basicConfig` becomes a no-op).
+    Idempotent: a second app in the same process adds nothing."""
+    logging.getLogger(LOGGER).setLevel(level.upper())
+    root = logging.getLogger()
+    if not any(getattr(h, "_docsagent", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler.setLevel(level.upper())
+        handler._docsagent = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+
+
+class RequestContextMiddleware:
+    """Request id (X-Request-Id in and out), access log line and request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = logging.getLogger(f"{LOGGER}.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or (
+                "/mcp" if scope["path"].startswith("/mcp") else "<unmatched>"
+            )
+            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(template).observe(elapsed)
+            principal = scope["state"].get("principal")
+            self.log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "route": template,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "owner": getattr(principal, "owner", None),
+                    "request_id": request_id,
+                },
+            )
+            request_id_var.reset(token)

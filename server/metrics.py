@@ -1,0 +1,53 @@
+"""Prometheus metrics of one app: requests and latency by route, answers by mode,
+fallback failures and key events. Each app owns its registry (no global state), so tests
+and several apps in one process never share counters. With several uvicorn workers each
+worker reports its own counters (scrape per worker or run one worker behind the scraper).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class Metrics:
+    """The counters and histograms the server updates."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "docsagent_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "docsagent_http_request_seconds",
+            "HTTP request latency by route template.",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.answers = Counter(
+            "docsagent_answers",
+            "Answers by mode (local, fallback, none, action) and channel.",
+            ["mode", "channel"],
+            registry=self.registry,
+        )
+        self.fallback_failures = Counter(
+            "docsagent_fallback_failures",
+            "Upstream ?ask= fallbacks that failed.",
+            registry=self.registry,
+        )
+        self.key_events = Counter(
+            "docsagent_key_events",
+            "Key changes (created, updated, rotated, revoked) by channel.",
+            ["event", "channel"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,202 @@
+"""The GitBook-compatible docs surfaces: `/<page>.md` (or `Accept: text/markdown`),
+`/<page>.md?ask=<q>[&goal=]`, `/llms.txt` and `/llms-full.txt[/<n>]`.
+
+Public unless DOCSAGENT_REQUIRE_AUTH. A missing page is a 200 listing the closest pages,
+as GitBook does, because many agents discard 404 bodies. `?ask=` goes through the one
+`answer()` of the agent like every other surface.
+"""
+
+from __future__ import annotations
+
+import difflib
+from urllib.parse import urlsplit
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from agent.errors import QuestionError, UpstreamError
+from agent.service import AgentServices
+from ingest.cache import DocsCache
+from ingest.llms_txt import LlmsEntry, parse_llms_txt, render_llms_txt
+from server import markdown as md
+from server.config import Settings
+from server.deps import AnsweringDep, OptionalPrincipal, ServicesDep, SettingsDep
+from server.errors import BadRequest, NotFound
+
+router = APIRouter(tags=["docs (GitBook-compatible)"])
+MARKDOWN = "text/markdown; charset=utf-8"
+FULL_BATCH = 100
+
+
+def base_url(request: Request, settings: Settings) -> str:
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def _site(settings: Settings) -> str:
+    return settings.site_url.rstrip("/")
+
+
+def _page_map(services: AgentServices) -> dict[str, str]:
+    """Ingested page URL → title."""
+    return {page.url: page.title for page in services.index.pages()}
+
+
+def _page_body(settings: Settings, services: AgentServices, url: str) -> str:
+    cached = DocsCache(settings.docs_cache).read(url)
+    if cached is not None:
+        return cached
+    chunks = sorted(services.index.page_chunks(url), key=lambda c: c.position)
+    return "\n\n".join(chunk.text for chunk in chunks)
+
+
+def _closest(
+    services: AgentServices, pages: dict[str, str], path: str, site: str, base: str
+) -> list[tuple[str, str]]:
+    by_path = {urlsplit(url).path.strip("/"): url for url in pages}
+    names = difflib.get_close_matches(path.strip("/"), list(by_path), n=5, cutoff=0.3)
+    urls = [by_path[name] for name in names]
+    if len(urls) < 3:
+        words = path.replace("/", " ").replace("-", " ")
+        for hit in services.index.search(words, k=5):
+            if hit.chunk.page_url not in urls:
+                urls.append(hit.chunk.page_url)
+    return [(pages.get(u, u), md.local_md_url(u, site, base)) for u in urls[:5]]
+
+
+def _markdown(text: str, *, noindex: bool = False) -> Response:
+    headers = {"X-Robots-Tag": "noindex"} if noindex else {}
+    return Response(text, media_type=MARKDOWN, headers=headers)
+
+
+@router.get("/llms.txt", response_class=Response)
+async def llms_txt(
+    request: Request, settings: SettingsDep, services: ServicesDep, _p: OptionalPrincipal
+) -> Response:
+    """The index of the ingested pages, links pointing at this server."""
+    base, site = base_url(request, settings), _site(settings)
+
+    def build() -> str:
+        pages = _page_map(services)
+        host = urlsplit(site).hostname or ""
+        upstream = DocsCache(settings.docs_cache).llms_txt(host) or ""
+        title = next(
+            (line[2:].strip() for line in upstream.splitlines() if line.startswith("# ")), host
+        )
+        known = {e.url.removesuffix(".md"): e for e in parse_llms_txt(upstream)}
+        entries = []
+        for url, page_title in sorted(pages.items()):
+            found = known.get(url)
+            entries.append(
+                LlmsEntry(
+                    title=found.title if found else page_title,
+                    url=md.local_md_url(url, site, base),
+                    description=found.description if found else "",
+                    section=found.section if found else "Docs",
+                )
+            )
+        return render_llms_txt(title, entries, f"{base}/llms.txt")
+
+    return _markdown(await anyio.to_thread.run_sync(build))
+
+
+@router.get("/llms-full.txt", response_class=Response)
+@router.get("/llms-full.txt/{batch}", response_class=Response)
+async def llms_full(
+    request: Request,
+    settings: SettingsDep,
+    services: ServicesDep,
+    _p: OptionalPrincipal,
+    batch: int = 1,
+) -> Response:
+    """Every ingested page's markdown, 100 pages per batch, a next link between batches."""
+    base, site = base_url(request, settings), _site(settings)
+
+    def build() -> str:
+        urls = sorted(_page_map(services))
+        chosen = urls[(batch - 1) * FULL_BATCH : batch * FULL_BATCH]
+        if batch < 1 or (batch > 1 and not chosen):
+            raise NotFound(f"llms-full.txt has no batch {batch}")
+        docs = [
+            md.rewrite_links(md.strip_upstream(_page_body(settings, services, u)), site, base)
+            for u in chosen
+        ]
+        text = "\n\n---\n\n".join(docs)
+        if len(urls) > batch * FULL_BATCH:
+            text += f"\n\n[Next Page]({base}/llms-full.txt/{batch + 1})\n"
+        return text + "\n"
+
+    return _markdown(await anyio.to_thread.run_sync(build))
+
+
+@router.get("/{path:path}", response_class=Response, include_in_schema=True)
+async def page(
+    path: str,
+    request: Request,
+    settings: SettingsDep,
+    services: ServicesDep,
+    answering: AnsweringDep,
+    principal: OptionalPrincipal,
+    ask: str | None = None,
+    goal: str | None = None,
+) -> Response:
+    """`<page>.md` as markdown, or `?ask=` answered in GitBook's shape."""
+    accept = request.headers.get("accept", "")
+    if not path.endswith(".md") and "text/markdown" not in accept:
+        raise NotFound(f"no route for /{path}")
+    base, site = base_url(request, settings), _site(settings)
+    page_path = path.removesuffix(".md").strip("/") or "readme"
+    md_url = f"{base}/{page_path}.md"
+    if ask is not None:
+        return await _ask(ask, goal, request, settings, answering, principal, md_url, base, site)
+    text = await anyio.to_thread.run_sync(
+        lambda: page_markdown(settings, services, base, page_path)
+    )
+    return _markdown(text)
+
+
+def page_markdown(settings: Settings, services: AgentServices, base: str, page_path: str) -> str:
+    """`<page>.md` as this server serves it, or the not-found text with the closest pages."""
+    site = _site(settings)
+    page_path = page_path.removesuffix(".md").strip("/") or "readme"
+    page_url, md_url = f"{site}/{page_path}", f"{base}/{page_path}.md"
+    pages = _page_map(services)
+    if page_url not in pages:
+        closest = _closest(services, pages, page_path, site, base)
+        return md.not_found_document(f"/{page_path}.md", closest, base)
+    body = _page_body(settings, services, page_url)
+    return md.page_document(body, md_url=md_url, site_url=site, base=base)
+
+
+async def _ask(
+    question: str,
+    goal: str | None,
+    request: Request,
+    settings: Settings,
+    answering: AnsweringDep,
+    principal: OptionalPrincipal,
+    md_url: str,
+    base: str,
+    site: str,
+) -> Response:
+    wants_json = "application/json" in request.headers.get("accept", "")
+    if len(question) > settings.max_question_chars:
+        raise BadRequest(f"the question is longer than {settings.max_question_chars} characters")
+    if md.is_placeholder(question):
+        return _markdown(md.help_text(md_url), noindex=True)
+    if goal and len(goal) > settings.max_question_chars:
+        raise BadRequest(f"the goal is longer than {settings.max_question_chars} characters")
+    asked = f"{question.strip()} (goal: {goal.strip()})" if goal and goal.strip() else question
+    asked = asked[: settings.max_question_chars]
+    try:
+        result = await answering.answer(asked, principal=principal, channel="rest")
+    except UpstreamError as exc:
+        if wants_json:
+            raise
+        return _markdown(md.failure_document(question, str(exc)), noindex=True)
+    except QuestionError:
+        raise
+    if wants_json:
+        return JSONResponse(result.model_dump(), headers={"X-Robots-Tag": "noindex"})
+    document = md.ask_document(question, result, md_url=md_url, site_url=site, base=base)
+    return _markdown(document, noindex=True)

@@ -1,0 +1,120 @@
+"""Chat: `POST /v1/chat` (JSON, or SSE with `Accept: text/event-stream`), approvals of
+pending key actions, and `GET /v1/conversations/{id}` (owner only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, Field, model_validator
+from sse_starlette import EventSourceResponse
+
+from agent.errors import AgentError
+from agent.models import Answer
+from ingest.errors import IngestError
+from server.answering import Answering
+from server.deps import AnsweringDep, OptionalPrincipal
+from server.errors import ServerError, Unauthorized
+from server.problems import error_body, to_server_error
+
+router = APIRouter(tags=["chat"])
+
+
+class ChatRequest(BaseModel):
+    """A question, or a decision on a pending action of the conversation."""
+
+    message: str | None = Field(None, max_length=20_000, description="The question.")
+    conversation_id: str | None = Field(None, max_length=64)
+    approve: str | None = Field(None, max_length=64, description="Pending action id to approve.")
+    reject: str | None = Field(None, max_length=64, description="Pending action id to reject.")
+
+    @model_validator(mode="after")
+    def _one_intent(self) -> ChatRequest:
+        given = [v for v in (self.message, self.approve, self.reject) if v is not None]
+        if len(given) != 1:
+            raise ValueError("send exactly one of 'message', 'approve' or 'reject'")
+        if (self.approve or self.reject) and not self.conversation_id:
+            raise ValueError("'approve' and 'reject' need the 'conversation_id'")
+        return self
+
+
+class ConversationOut(BaseModel):
+    id: str
+    turns: list[dict[str, Any]]
+
+
+def _wants_sse(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+async def _decision_events(answer: Answer) -> AsyncIterator[tuple[str, Any]]:
+    if answer.answer:
+        yield "delta", {"text": answer.answer}
+    yield "sources", [s.model_dump() for s in answer.sources]
+    if answer.pending_action:
+        yield "pending_action", answer.pending_action.model_dump()
+    if answer.secret:
+        yield "secret", answer.secret.model_dump()
+    yield "done", answer.model_dump()
+
+
+async def _sse(
+    request: Request, events: AsyncIterator[tuple[str, Any]]
+) -> AsyncIterator[dict[str, str]]:
+    request_id = getattr(request.state, "request_id", "")
+    try:
+        async for event, data in events:
+            yield {"event": event, "data": json.dumps(jsonable_encoder(data))}
+    except (AgentError, IngestError, ServerError) as exc:
+        error = to_server_error(exc)
+        yield {"event": "error", "data": json.dumps(error_body(error, request_id))}
+
+
+@router.post("/v1/chat", response_model=Answer)
+async def chat(
+    body: ChatRequest, request: Request, answering: AnsweringDep, principal: OptionalPrincipal
+) -> Any:
+    """Answer a question (JSON, or SSE events delta/sources/pending_action/secret/done)."""
+    if body.message is not None:
+        if _wants_sse(request):
+            stream = answering.events(
+                body.message, conversation_id=body.conversation_id, principal=principal
+            )
+            return EventSourceResponse(_sse(request, stream), ping=15)
+        return await answering.answer(
+            body.message, conversation_id=body.conversation_id, principal=principal
+        )
+    if principal is None:
+        raise Unauthorized("approving or rejecting a key action needs your API key")
+    assert body.conversation_id is not None
+    pending_id = body.approve or body.reject or ""
+    if _wants_sse(request):
+        return EventSourceResponse(
+            _sse(request, _decide_stream(answering, body, pending_id, principal)), ping=15
+        )
+    return await answering.decide(
+        body.conversation_id, pending_id, approve=body.approve is not None, principal=principal
+    )
+
+
+async def _decide_stream(
+    answering: Answering, body: ChatRequest, pending_id: str, principal: Any
+) -> AsyncIterator[tuple[str, Any]]:
+    assert body.conversation_id is not None
+    answer = await answering.decide(
+        body.conversation_id, pending_id, approve=body.approve is not None, principal=principal
+    )
+    async for item in _decision_events(answer):
+        yield item
+
+
+@router.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
+async def conversation(
+    conversation_id: str, answering: AnsweringDep, principal: OptionalPrincipal
+) -> ConversationOut:
+    """A conversation's turns (secrets never stored), only to its owner."""
+    turns = await answering.history(conversation_id, principal)
+    return ConversationOut(id=conversation_id, turns=turns)

@@ -1,0 +1,78 @@
+"""Feedback on answers (`POST /v1/feedback`, like GitBook's) and the insights a docs owner
+reads (`GET /v1/insights`, admins only): what was asked, what the docs could not answer."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from agent.insights import InsightsStore
+from agent.keys.base import Principal
+from agent.service import AgentServices
+from server.deps import AdminPrincipal, InsightsDep, OptionalPrincipal, ServicesDep
+from server.errors import NotFound
+
+router = APIRouter(tags=["feedback"])
+
+
+class FeedbackRequest(BaseModel):
+    conversation_id: str = Field(..., min_length=1, max_length=64)
+    turn: int = Field(..., ge=0, le=100_000, description="0-based index of the answer.")
+    rating: Literal["up", "down"]
+    comment: str = Field("", max_length=2048)
+
+
+def save_feedback(
+    insights: InsightsStore,
+    principal: Principal | None,
+    *,
+    conversation_id: str,
+    turn: int,
+    rating: str,
+    comment: str,
+) -> None:
+    """Attach feedback to a recorded answer the caller may see (else 404)."""
+    record = insights.find_turn(conversation_id, turn)
+    caller = principal.owner if principal else None
+    if record is None or (record.owner is not None and record.owner != caller):
+        raise NotFound("no such answer in this conversation")
+    insights.add_feedback(
+        conversation_id=conversation_id, turn=turn, rating=rating, comment=comment, owner=caller
+    )
+
+
+@router.post("/v1/feedback")
+def feedback(
+    body: FeedbackRequest, insights: InsightsDep, principal: OptionalPrincipal
+) -> dict[str, bool]:
+    """Rate an answer up or down, with an optional comment (≤ 2,048 characters)."""
+    save_feedback(
+        insights,
+        principal,
+        conversation_id=body.conversation_id,
+        turn=body.turn,
+        rating=body.rating,
+        comment=body.comment,
+    )
+    return {"ok": True}
+
+
+def closest_pages(services: AgentServices, question: str, k: int = 3) -> list[dict[str, str]]:
+    """The local pages nearest to a question, for the unanswered list."""
+    seen: dict[str, str] = {}
+    for hit in services.index.search(question, k=k * 2):
+        seen.setdefault(hit.chunk.page_url, hit.chunk.title)
+    return [{"title": title, "url": url} for url, title in list(seen.items())[:k]]
+
+
+@router.get("/v1/insights")
+def insights(
+    store: InsightsDep,
+    services: ServicesDep,
+    _admin: AdminPrincipal,
+    days: int = Query(7, ge=1, le=366),
+) -> dict[str, Any]:
+    """Answers by mode per day, fallback rate, latency, unanswered questions, feedback."""
+    return store.summary(days, closest=lambda q: closest_pages(services, q))

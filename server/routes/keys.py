@@ -1,0 +1,188 @@
+"""The key API in nexos.ai's shapes. The owner is always the authenticated caller; another
+owner's key id is a 404 like an unknown one. A REST rotate is its caller's explicit act and
+executes at once; the new full `api_key` is in that one response and nowhere else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from agent.keys.base import APIKeyRecord, KeyManager, Principal
+from server.deps import CurrentPrincipal, KeysDep, MetricsDep
+from server.errors import Conflict, Unauthorized
+
+router = APIRouter(tags=["api keys"])
+
+
+class APIKeyRequest(BaseModel):
+    """nexos.ai APIKeyRequest: `name` required and unique per owner (1–255 characters)."""
+
+    name: str = Field(..., max_length=1024)
+    enabled: bool | None = None
+    expiration_date: datetime | None = None
+
+
+class APIKeyUpdate(BaseModel):
+    name: str | None = Field(None, max_length=1024)
+    enabled: bool | None = None
+    expiration_date: datetime | None = None
+
+
+class BulkItem(BaseModel):
+    id: str = Field(..., max_length=64)
+    name: str | None = Field(None, max_length=1024)
+    enabled: bool | None = None
+    expiration_date: datetime | None = None
+    remove: bool = False
+
+
+class BulkRequest(BaseModel):
+    items: list[BulkItem] = Field(..., max_length=100)
+
+
+class APIKey(BaseModel):
+    """nexos.ai APIKey; `api_key` is masked except right after create/rotate."""
+
+    id: str
+    api_key: str
+    name: str
+    enabled: bool
+    removed: bool
+    created_at: str | None
+    updated_at: str | None
+    last_used_at: str | None
+    expiration_date: str | None
+
+
+def _with_secret(record: APIKeyRecord, secret: str) -> dict[str, Any]:
+    return {**record.to_json(), "api_key": secret}
+
+
+def _rotate(
+    keys: KeyManager, principal: Principal, key_id: str, metrics: MetricsDep
+) -> dict[str, Any]:
+    record, secret = keys.rotate(
+        principal.owner, key_id, actor=principal.owner, channel="rest", principal=principal
+    )
+    metrics.key_events.labels("rotated", "rest").inc()
+    return _with_secret(record, secret)
+
+
+@router.get("/v1/user/api_keys", response_model=list[APIKey])
+def list_keys(keys: KeysDep, principal: CurrentPrincipal) -> list[dict[str, object]]:
+    """The caller's keys, masked."""
+    return [r.to_json() for r in keys.list(principal.owner, principal=principal)]
+
+
+@router.post("/v1/user/api_keys", status_code=201, response_model=APIKey)
+def create_key(
+    body: APIKeyRequest, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
+) -> dict[str, Any]:
+    """Generate a key; the full `api_key` is returned this once."""
+    wanted = body.name.strip()
+    if any(r.name == wanted for r in keys.list(principal.owner, principal=principal)):
+        raise Conflict(f"a key named {wanted!r} already exists")
+    record, secret = keys.create(
+        principal.owner,
+        body.name,
+        body.expiration_date,
+        actor=principal.owner,
+        channel="rest",
+        principal=principal,
+    )
+    metrics.key_events.labels("created", "rest").inc()
+    return _with_secret(record, secret)
+
+
+@router.patch("/v1/user/api_keys/{key_id}", response_model=APIKey)
+def update_key(
+    key_id: str,
+    body: APIKeyUpdate,
+    keys: KeysDep,
+    principal: CurrentPrincipal,
+    metrics: MetricsDep,
+) -> dict[str, object]:
+    """Rename, enable/disable or change the expiration of one of the caller's keys."""
+    changes: dict[str, Any] = {"name": body.name, "enabled": body.enabled}
+    if "expiration_date" in body.model_fields_set:
+        changes["expiration_date"] = body.expiration_date
+    record = keys.update(
+        principal.owner,
+        key_id,
+        **changes,
+        actor=principal.owner,
+        channel="rest",
+        principal=principal,
+    )
+    metrics.key_events.labels("updated", "rest").inc()
+    return record.to_json()
+
+
+@router.delete("/v1/user/api_keys/{key_id}", status_code=204, response_class=Response)
+def delete_key(
+    key_id: str, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
+) -> Response:
+    """Revoke one of the caller's keys (soft delete)."""
+    keys.revoke(principal.owner, key_id, actor=principal.owner, channel="rest", principal=principal)
+    metrics.key_events.labels("revoked", "rest").inc()
+    return Response(status_code=204)
+
+
+@router.post("/v1/user/api_keys/bulk", response_model=list[APIKey])
+def bulk(
+    body: BulkRequest, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
+) -> list[dict[str, object]]:
+    """Update or remove up to 100 of the caller's keys; every id is checked first."""
+    for item in body.items:
+        keys.get(principal.owner, item.id, principal=principal)
+    out: list[dict[str, object]] = []
+    for item in body.items:
+        if item.remove:
+            record = keys.revoke(
+                principal.owner, item.id, actor=principal.owner, channel="rest", principal=principal
+            )
+            metrics.key_events.labels("revoked", "rest").inc()
+        else:
+            changes: dict[str, Any] = {"name": item.name, "enabled": item.enabled}
+            if "expiration_date" in item.model_fields_set:
+                changes["expiration_date"] = item.expiration_date
+            record = keys.update(
+                principal.owner,
+                item.id,
+                **changes,
+                actor=principal.owner,
+                channel="rest",
+                principal=principal,
+            )
+            metrics.key_events.labels("updated", "rest").inc()
+        out.append(record.to_json())
+    return out
+
+
+@router.patch("/v1/user/api_keys/{key_id}/regenerate", response_model=APIKey)
+def regenerate(
+    key_id: str, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
+) -> dict[str, Any]:
+    """Deprecated alias of rotate (nexos.ai keeps it); returns the new full key once."""
+    return _rotate(keys, principal, key_id, metrics)
+
+
+@router.post("/v1/user/api_keys/{key_id}/rotate", response_model=APIKey)
+def rotate(
+    key_id: str, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
+) -> dict[str, Any]:
+    """Rotate one of the caller's keys now: the old secret stops working."""
+    return _rotate(keys, principal, key_id, metrics)
+
+
+@router.patch("/v1/apikey/rotate", response_model=APIKey)
+def rotate_calling_key(
+    keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
+) -> dict[str, Any]:
+    """Rotate the key that authenticated this request."""
+    if not principal.key_id:
+        raise Unauthorized("this request was not authenticated by an API key")
+    return _rotate(keys, principal, principal.key_id, metrics)

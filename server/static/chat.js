@@ -1,0 +1,343 @@
+// The chat page: streams answers over SSE, renders them safely, keeps the conversation
+// across reloads, and handles key actions (approve / reject, secrets shown once).
+import { api, authHeaders, el, errorFrom, initHeader, showSecretDialog, signedOut, thumbIcon } from "./common.js";
+import { linkTo, renderMarkdown } from "./markdown.js";
+
+const CONVERSATION = "docsagent.conversation_id";
+const MODES = { local: "Local docs", fallback: "Docs site", none: "Not found", action: "Key action" };
+const SUGGESTIONS = [
+  "How do I generate an API key?",
+  "How do I rotate my API key?",
+  "What happens to the old key when I rotate it?",
+];
+
+const log = document.getElementById("log");
+const form = document.getElementById("composer");
+const input = document.getElementById("question");
+const send = document.getElementById("send");
+const errorBanner = document.getElementById("chat-error");
+const notice = document.getElementById("auth-notice");
+const shownSecrets = new Set();
+let busy = false;
+
+const conversation = {
+  get id() {
+    return sessionStorage.getItem(CONVERSATION) || "";
+  },
+  set id(value) {
+    if (value) sessionStorage.setItem(CONVERSATION, value);
+    else sessionStorage.removeItem(CONVERSATION);
+  },
+};
+
+/** Yield {event, data} from a text/event-stream response body. */
+async function* sseEvents(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const parse = (block) => {
+    let event = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (!line || line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon === -1 ? line : line.slice(0, colon);
+      let value = colon === -1 ? "" : line.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+    }
+    return data.length ? { event, data: data.join("\n") } : null;
+  };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let held = "";
+    if (buffer.endsWith("\r")) {
+      held = "\r";
+      buffer = buffer.slice(0, -1);
+    }
+    buffer = buffer.replace(/\r\n?/g, "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) !== -1) {
+      const item = parse(buffer.slice(0, cut));
+      buffer = buffer.slice(cut + 2);
+      if (item) yield item;
+    }
+    buffer += held;
+  }
+  const last = parse(buffer.replace(/\r\n?/g, "\n"));
+  if (last) yield last;
+}
+
+function modeBadge(mode) {
+  return el("span", { className: `badge mode-${mode}`, "data-testid": "mode", text: MODES[mode] || mode });
+}
+
+function renderSources(sources) {
+  if (!sources || !sources.length) return null;
+  const list = el("ul");
+  for (const source of sources) {
+    const label = source.section && source.section !== source.title ? `${source.title} — ${source.section}` : source.title || source.url;
+    const link = linkTo(source.url, label);
+    list.append(el("li", {}, link || label));
+  }
+  return el("div", { className: "sources", "data-testid": "sources" }, el("h3", { text: "Sources" }), list);
+}
+
+function renderFollowups(followups) {
+  if (!followups || !followups.length) return null;
+  const chips = el("div", { className: "chips" });
+  for (const question of followups) {
+    chips.append(el("button", { type: "button", className: "chip", text: question, onclick: () => ask(question) }));
+  }
+  return el("div", { className: "followups" }, el("h3", { text: "Follow-up questions" }), chips);
+}
+
+function renderPending(action) {
+  const outcome = el("p", { className: "outcome", role: "status" });
+  const approve = el("button", { type: "button", className: "button primary", text: "Approve" });
+  const reject = el("button", { type: "button", className: "button", text: "Reject" });
+  const card = el(
+    "div",
+    { className: "pending", "data-testid": "pending-action", role: "group", "aria-label": "Key action waiting for your approval" },
+    el("p", { text: action.preview }),
+    el("div", { className: "actions" }, approve, reject),
+    outcome,
+  );
+  const decide = async (decision) => {
+    approve.disabled = true;
+    reject.disabled = true;
+    outcome.textContent = decision === "approve" ? "Approving…" : "Rejecting…";
+    const ok = await converse({ conversation_id: conversation.id, [decision]: action.id });
+    outcome.textContent = ok ? (decision === "approve" ? "Approved." : "Rejected.") : "Not done.";
+    if (!ok) {
+      approve.disabled = false;
+      reject.disabled = false;
+    }
+  };
+  approve.addEventListener("click", () => decide("approve"));
+  reject.addEventListener("click", () => decide("reject"));
+  return card;
+}
+
+function renderFeedback(article) {
+  const status = el("span", { role: "status" });
+  const up = el("button", { type: "button", className: "button small thumb", "aria-label": "Helpful", "aria-pressed": "false" }, thumbIcon());
+  const down = el("button", { type: "button", className: "button small thumb", "aria-label": "Not helpful", "aria-pressed": "false" }, thumbIcon(true));
+  const box = el("div", { className: "feedback" }, el("span", { text: "Was this helpful?" }), up, down, status);
+  const post = async (rating, comment) => {
+    const body = { conversation_id: conversation.id, turn: Number(article.dataset.turn), rating };
+    if (comment) body.comment = comment;
+    try {
+      await api("/v1/feedback", { method: "POST", body });
+      status.textContent = "Thanks for the feedback.";
+      up.setAttribute("aria-pressed", String(rating === "up"));
+      down.setAttribute("aria-pressed", String(rating === "down"));
+    } catch (error) {
+      status.textContent = `Feedback not sent: ${error.message}`;
+    }
+  };
+  up.addEventListener("click", () => post("up"));
+  down.addEventListener("click", () => {
+    if (box.querySelector("form")) return;
+    const id = `comment-${Math.random().toString(36).slice(2, 8)}`;
+    const comment = el("input", { id, type: "text", maxlength: "1000", placeholder: "What was missing or wrong? (optional)" });
+    const commentForm = el(
+      "form",
+      { "aria-label": "Feedback comment" },
+      el("label", { for: id, className: "visually-hidden", text: "Comment (optional)" }),
+      comment,
+      el("button", { type: "submit", className: "button small primary", text: "Send" }),
+    );
+    commentForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      await post("down", comment.value.trim());
+      commentForm.remove();
+    });
+    box.append(commentForm);
+    comment.focus();
+  });
+  return box;
+}
+
+function userTurn(text) {
+  const node = el("div", { className: "turn user", "data-testid": "user-turn", text });
+  log.append(node);
+  return node;
+}
+
+function assistantTurn() {
+  const meta = el("div", { className: "turn-meta" });
+  const body = el("div", { className: "answer streaming typing" });
+  const extras = el("div");
+  const article = el("article", { className: "turn assistant", "data-testid": "assistant-turn", "aria-busy": "true" }, meta, body, extras);
+  log.append(article);
+  return { article, meta, body, extras };
+}
+
+function showSecret(secret) {
+  if (!secret || shownSecrets.has(secret.key_id + secret.api_key.slice(-6))) return;
+  shownSecrets.add(secret.key_id + secret.api_key.slice(-6));
+  showSecretDialog({ title: "Save your new API key", name: secret.name, secret: secret.api_key });
+}
+
+/** Fill an assistant turn with a finished answer (from `done` or from history). */
+function finish(turn, answer, { live }) {
+  turn.meta.replaceChildren(modeBadge(answer.mode), el("span", { text: "Assistant" }));
+  turn.body.className = "answer";
+  turn.body.replaceChildren(renderMarkdown(answer.answer || answer.content || ""));
+  turn.extras.replaceChildren();
+  for (const part of [
+    renderSources(answer.sources),
+    live ? renderFollowups(answer.followups) : null,
+    answer.pending_action ? renderPending(answer.pending_action) : null,
+    renderFeedback(turn.article),
+  ]) {
+    if (part) turn.extras.append(part);
+  }
+  turn.article.removeAttribute("aria-busy");
+}
+
+/** POST /v1/chat (streamed); renders the answer; resolves true on success. */
+async function converse(body) {
+  busy = true;
+  send.disabled = true;
+  errorBanner.textContent = "";
+  const turn = assistantTurn();
+  turn.meta.append(el("span", { text: "Thinking…" }));
+  // Feedback names an answer by its 0-based index among the conversation's answers.
+  turn.article.dataset.turn = String(log.querySelectorAll(".turn.assistant").length - 1);
+  turn.article.scrollIntoView({ block: "nearest" });
+  let answer = null;
+  try {
+    const response = await fetch("/v1/chat", {
+      method: "POST",
+      headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw await errorFrom(response);
+    if (!(response.headers.get("content-type") || "").includes("text/event-stream")) {
+      answer = await response.json();
+    } else {
+      let streamed = "";
+      for await (const { event, data } of sseEvents(response)) {
+        const payload = data ? JSON.parse(data) : null;
+        if (event === "delta") {
+          streamed += payload.text || "";
+          turn.body.textContent = streamed;
+        } else if (event === "sources") {
+          const sources = renderSources(payload);
+          if (sources) turn.extras.replaceChildren(sources);
+        } else if (event === "secret") {
+          showSecret(payload);
+        } else if (event === "done") {
+          answer = payload;
+        } else if (event === "error") {
+          const err = payload && payload.error ? payload.error : { message: "The answer failed." };
+          throw Object.assign(new Error(err.message), { code: err.code });
+        }
+      }
+    }
+    if (!answer) throw new Error("The answer stream ended early.");
+    if (answer.conversation_id) conversation.id = answer.conversation_id;
+    finish(turn, answer, { live: true });
+    showSecret(answer.secret);
+    return true;
+  } catch (error) {
+    turn.article.remove();
+    if (error.status === 401) {
+      signedOut();
+      errorBanner.textContent = "Your API key is no longer valid. Sign in again.";
+    } else {
+      errorBanner.textContent = error.message || "Something went wrong.";
+    }
+    return false;
+  } finally {
+    busy = false;
+    send.disabled = false;
+  }
+}
+
+async function ask(question) {
+  const text = question.trim();
+  if (!text || busy) return;
+  log.querySelector(".empty-state")?.remove();
+  userTurn(text);
+  input.value = "";
+  const body = { message: text };
+  if (conversation.id) body.conversation_id = conversation.id;
+  await converse(body);
+  input.focus();
+}
+
+function emptyState() {
+  if (log.children.length) return;
+  const chips = el("div", { className: "suggestions" });
+  for (const question of SUGGESTIONS) {
+    chips.append(el("button", { type: "button", className: "chip", text: question, onclick: () => ask(question) }));
+  }
+  log.append(el("div", { className: "empty-state" }, el("p", { text: "Ask anything about the docs. Answers cite the sections they come from." }), chips));
+}
+
+async function restore() {
+  if (!conversation.id) return;
+  try {
+    const history = await api(`/v1/conversations/${encodeURIComponent(conversation.id)}`);
+    let answers = 0;
+    for (const item of history.turns || []) {
+      if (item.role === "user") {
+        userTurn(item.content);
+        continue;
+      }
+      const turn = assistantTurn();
+      turn.article.dataset.turn = String(answers);
+      answers += 1;
+      finish(turn, { ...item, mode: item.mode || "local" }, { live: false });
+    }
+  } catch (error) {
+    if (error.status === 404 || error.status === 403 || error.status === 401) conversation.id = "";
+    else errorBanner.textContent = `Could not load the conversation: ${error.message}`;
+  }
+}
+
+function renderNotice(me) {
+  notice.textContent = me
+    ? ""
+    : "You are not signed in: the assistant answers questions about the docs only. Sign in with an API key to manage your keys from the chat.";
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  ask(input.value);
+});
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    ask(input.value);
+  }
+});
+document.getElementById("new-chat").addEventListener("click", () => {
+  conversation.id = "";
+  log.replaceChildren();
+  emptyState();
+  input.focus();
+});
+
+const me = await initHeader((who) => {
+  renderNotice(who);
+  if (!who) {
+    conversation.id = "";
+    log.replaceChildren();
+    emptyState();
+  }
+});
+renderNotice(me);
+await restore();
+emptyState();
+const prefill = new URLSearchParams(location.search).get("q");
+if (prefill) {
+  input.value = prefill.slice(0, 2000);
+  history.replaceState(null, "", location.pathname);
+}
+input.focus();

@@ -1,0 +1,160 @@
+"""Heading-aware chunks: one per smallest section, budget, overlap, stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import pytest
+from tokenizers import Tokenizer
+
+from ingest.chunk import chunk_page, estimate_tokens
+from ingest.parse import parse_page
+from tests.conftest import API_KEYS_MD, REPO
+
+PAGE_URL = "https://docs.nexos.ai/workspace/settings/user-settings/api-keys"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_markdown_it(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="markdown_it")
+
+
+def words(text: str) -> int:
+    """A strict counter for tests: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+def long_page(paragraphs: int = 30) -> str:
+    body = "\n\n".join(
+        f"Paragraph {i} talks about key number {i}. It has two sentences about rotation."
+        for i in range(paragraphs)
+    )
+    return f"# Keys\n\n## Rotation\n\n{body}\n"
+
+
+def test_api_keys_page_gives_one_chunk_per_step() -> None:
+    page = parse_page(API_KEYS_MD.read_text(), PAGE_URL + ".md")
+    chunks = chunk_page(page)
+    assert [c.section for c in chunks] == [
+        "How to generate your API key",
+        "Create your API key",
+        "Generate a key",
+        "Name the key and generate",
+        "Save your API Key",
+        "Rotate API key",
+    ]
+    rotate = chunks[-1]
+    assert rotate.breadcrumb == "API Keys › How to generate your API key › Rotate API key"
+    assert rotate.anchor_url == PAGE_URL + "#rotate-api-key"
+    assert rotate.step == (5, 5)
+    assert rotate.embed_text == rotate.breadcrumb + "\n" + rotate.text
+    assert rotate.sha256 == hashlib.sha256(rotate.embed_text.encode()).hexdigest()
+    assert (rotate.page_url, rotate.md_url, rotate.title) == (
+        PAGE_URL,
+        PAGE_URL + ".md",
+        "API Keys",
+    )
+    assert [c.position for c in chunks] == list(range(6))
+    assert len({c.id for c in chunks}) == 6
+    assert not any("Agent Instructions" in c.embed_text or "?ask=" in c.embed_text for c in chunks)
+
+
+def test_heading_only_step_yields_its_heading() -> None:
+    md = "# T\n## Do\n{% stepper %}\n{% step %}\n### Verify\n{% endstep %}\n{% endstepper %}"
+    [chunk] = chunk_page(parse_page(md, "https://d.io/t"))
+    assert (chunk.text, chunk.step, chunk.anchor_url) == ("Verify", (1, 1), "https://d.io/t#verify")
+
+
+def test_empty_sections_are_skipped() -> None:
+    page = parse_page("# T\n## Empty\n## Full\nText.", "https://d.io/t")
+    assert [c.section for c in chunk_page(page)] == ["Full"]
+
+
+def test_long_section_respects_the_budget_with_a_supplied_counter() -> None:
+    page = parse_page(long_page(), "https://d.io/keys")
+    chunks = chunk_page(page, max_tokens=60, overlap=10, count_tokens=words)
+    assert len(chunks) > 5
+    assert all(words(c.embed_text) <= 60 for c in chunks)
+    assert all(c.breadcrumb == "Keys › Rotation" for c in chunks)
+    assert all(c.embed_text.startswith("Keys › Rotation\n") for c in chunks)
+    # nothing lost: every paragraph's first sentence is in some chunk
+    for i in range(30):
+        assert any(f"Paragraph {i} talks" in c.text for c in chunks)
+
+
+def test_consecutive_pieces_overlap() -> None:
+    page = parse_page(long_page(), "https://d.io/keys")
+    chunks = chunk_page(page, max_tokens=60, overlap=10, count_tokens=words)
+    for prev, nxt in itertools.pairwise(chunks):
+        head = nxt.text.split("\n", 1)[0]
+        assert 0 < words(head) <= 10
+        assert prev.text.endswith(head)
+
+
+def test_zero_overlap_has_no_repeated_text() -> None:
+    page = parse_page(long_page(), "https://d.io/keys")
+    chunks = chunk_page(page, max_tokens=60, overlap=0, count_tokens=words)
+    joined = "\n\n".join(c.text for c in chunks)
+    assert joined.count("Paragraph 7 talks") == 1
+
+
+def test_a_single_huge_sentence_and_word_still_fit() -> None:
+    md = "# T\n\n" + "word " * 500 + "\n\n" + "x" * 5000
+    chunks = chunk_page(parse_page(md, "https://d.io/t"), max_tokens=50, overlap=5)
+    assert all(estimate_tokens(c.embed_text) <= 50 for c in chunks)
+    assert sum(c.text.count("word") for c in chunks) >= 500
+
+
+def test_long_code_block_is_split_by_lines_and_refenced() -> None:
+    code = "\n".join(f"print({i})" for i in range(200))
+    md = f"# T\n\n```python\n{code}\n```\n"
+    chunks = chunk_page(
+        parse_page(md, "https://d.io/t"), max_tokens=80, overlap=0, count_tokens=words
+    )
+    assert len(chunks) > 1
+    for c in chunks:
+        assert c.text.startswith("```python\n") and c.text.endswith("\n```")
+    assert all(words(c.embed_text) <= 80 for c in chunks)
+
+
+def test_ids_are_stable_across_runs_and_depend_on_heading_path() -> None:
+    md = API_KEYS_MD.read_text()
+    first = [c.id for c in chunk_page(parse_page(md, PAGE_URL))]
+    second = [c.id for c in chunk_page(parse_page(md, PAGE_URL + ".md"))]
+    assert first == second
+    edited = md.replace("If you think your API key was shared", "If your key leaked")
+    third = chunk_page(parse_page(edited, PAGE_URL))
+    assert [c.id for c in third] == first  # same heading paths → same ids
+    moved = md.replace("### Rotate API key", "### Replace API key")
+    fourth = chunk_page(parse_page(moved, PAGE_URL))
+    assert [c.id for c in fourth][:5] == first[:5]
+    assert fourth[5].id != first[5]
+    assert chunk_page(parse_page(md, "https://other.io/api-keys"))[5].id != first[5]
+
+
+def test_split_pieces_of_one_section_get_distinct_ids() -> None:
+    chunks = chunk_page(
+        parse_page(long_page(), "https://d.io/k"), max_tokens=60, count_tokens=words
+    )
+    assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_default_counter_is_a_safe_word_piece_estimate() -> None:
+    """Without the real tokenizer the estimate errs high (budget kept) but not wildly."""
+    tokenizer = Tokenizer.from_file(str(REPO / "ingest" / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    assert estimate_tokens("") == 0
+    for chunk in chunk_page(parse_page(API_KEYS_MD.read_text(), PAGE_URL)):
+        real = len(tokenizer.encode(chunk.embed_text, add_special_tokens=False).ids)
+        assert real <= estimate_tokens(chunk.embed_text) <= real * 1.35
+
+
+def test_absurdly_long_breadcrumb_still_fits_the_budget() -> None:
+    md = "# " + "Very long title " * 40 + "\n\n## Section\n\n" + "Some body words here. " * 30
+    chunks = chunk_page(
+        parse_page(md, "https://d.io/t"), max_tokens=40, overlap=4, count_tokens=words
+    )
+    assert chunks and all(words(c.embed_text) <= 40 for c in chunks)
+    assert all(c.breadcrumb.endswith("› Section") for c in chunks)  # the display keeps it all

@@ -1,0 +1,187 @@
+"""The key store on PostgreSQL: the same behaviour as on SQLite, and races between threads,
+between processes (as uvicorn workers are) and between migrating workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from agent.config import AgentSettings
+from agent.db import make_engine, migrate
+from agent.errors import AuthenticationError, KeyConflictError, KeyNotFoundError
+from agent.keys.base import KeyManager
+from agent.keys.factory import make_key_manager
+from agent.keys.format import generate_key
+from agent.keys.local import LocalKeyManager
+from server.config import Settings
+from tests.conftest import remember_secret
+from tests.scaled.conftest import PEPPER
+
+pytestmark = pytest.mark.scaled
+
+
+@pytest.fixture
+def engine(scaled_settings: Settings) -> Iterator[sa.Engine]:
+    engine = make_engine(scaled_settings)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def keys(scaled_settings: Settings, engine: sa.Engine) -> KeyManager:
+    return make_key_manager(scaled_settings, engine=engine)
+
+
+def _working(keys: KeyManager, secrets: list[str]) -> list[str]:
+    alive = []
+    for secret in secrets:
+        try:
+            keys.verify(secret)
+        except AuthenticationError:
+            continue
+        alive.append(secret)
+    return alive
+
+
+def test_create_verify_rotate_revoke_on_postgres(keys: KeyManager, engine: sa.Engine) -> None:
+    assert engine.dialect.name == "postgresql"
+    record, secret = keys.create("alice", "Production")
+    remember_secret(secret)
+    assert keys.verify(secret).owner == "alice"
+    assert secret not in str([r.to_json() for r in keys.list("alice")])
+
+    rotated, new = keys.rotate("alice", record.id)
+    remember_secret(new)
+    assert rotated.id == record.id and rotated.name == "Production"
+    assert _working(keys, [secret, new]) == [new]
+
+    with pytest.raises(KeyNotFoundError):
+        keys.rotate("bob", record.id)
+    short, short_secret = keys.create(
+        "alice", "Short", expires_at=datetime.now(UTC) + timedelta(days=1)
+    )
+    remember_secret(short_secret)
+    keys.revoke("alice", record.id)
+    assert _working(keys, [new, short_secret]) == [short_secret]
+    assert [r.name for r in keys.list("alice")] == ["Short"]
+    events = [(e.event, e.key_id) for e in keys.audit("alice")]
+    assert sorted(events) == sorted(
+        [("created", record.id), ("rotated", record.id), ("created", short.id),
+         ("revoked", record.id)]
+    )
+    with engine.connect() as conn:  # only digests are stored
+        dump = str(conn.execute(sa.text("SELECT * FROM api_key_secrets")).all())
+        dump += str(conn.execute(sa.text("SELECT * FROM api_keys")).all())
+    assert secret not in dump and new not in dump and short_secret not in dump
+
+
+def _after(barrier: Any) -> Callable[[str], str]:
+    """A secret generator that waits until every contender has read the key."""
+
+    def new_secret(prefix: str) -> str:
+        barrier.wait(timeout=60)
+        return generate_key(prefix)
+
+    return new_secret
+
+
+def test_twenty_threads_rotating_one_key(
+    keys: KeyManager, engine: sa.Engine, scaled_settings: Settings
+) -> None:
+    record, original = keys.create("alice", "Production")
+    remember_secret(original)
+    racer = LocalKeyManager(engine, scaled_settings, new_secret=_after(threading.Barrier(20)))
+
+    def rotate(_: int) -> str | Exception:
+        try:
+            return racer.rotate("alice", record.id)[1]
+        except KeyConflictError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(rotate, range(20)))
+    secrets = [remember_secret(r) for r in results if isinstance(r, str)]
+    conflicts = [r for r in results if isinstance(r, KeyConflictError)]
+    assert len(secrets) == 1 and len(conflicts) == 19
+    assert all(record.id in str(c) for c in conflicts)
+    assert _working(keys, [original, *secrets]) == secrets
+    assert [e.event for e in keys.audit("alice")].count("rotated") == 1
+
+
+def _rotate_in_process(database_url: str, key_id: str, barrier: Any, out: Any) -> None:
+    settings = AgentSettings(database_url=database_url, key_pepper=PEPPER)
+    engine = make_engine(settings)
+    try:
+        migrate(engine)  # every worker migrates at start-up, too
+        racer = LocalKeyManager(engine, settings, new_secret=_after(barrier))
+        out.put(("secret", racer.rotate("alice", key_id)[1]))
+    except KeyConflictError as exc:
+        out.put(("conflict", str(exc)))
+    finally:
+        engine.dispose()
+
+
+def test_four_processes_rotating_one_key(keys: KeyManager, pg_url: str) -> None:
+    record, original = keys.create("alice", "Production")
+    remember_secret(original)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    procs = [
+        ctx.Process(target=_rotate_in_process, args=(pg_url, record.id, barrier, out))
+        for _ in range(4)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+        assert proc.exitcode == 0
+    secrets = [remember_secret(value) for kind, value in results if kind == "secret"]
+    assert sorted(kind for kind, _ in results) == ["conflict"] * 3 + ["secret"]
+    assert _working(keys, [original, *secrets]) == secrets
+
+
+def _migrate_in_process(database_url: str, barrier: Any, out: Any) -> None:
+    engine = make_engine(AgentSettings(database_url=database_url))
+    try:
+        barrier.wait(timeout=60)
+        migrate(engine)
+        out.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+        out.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        engine.dispose()
+
+
+def test_four_processes_migrating_a_fresh_database_at_once(pg_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_migrate_in_process, args=(pg_url, barrier, out)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    assert results == ["ok"] * 4
+    engine = make_engine(AgentSettings(database_url=pg_url))
+    try:
+        with engine.connect() as conn:
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+            tables = set(sa.inspect(conn).get_table_names())
+        assert len(versions) == 1
+        assert {"api_keys", "api_key_secrets", "alembic_version"} <= tables
+        keys = make_key_manager(
+            AgentSettings(database_url=pg_url, key_pepper=PEPPER), engine=engine
+        )
+        record, secret = keys.create("alice", "after-migration")
+        assert keys.verify(remember_secret(secret)).key_id == record.id
+    finally:
+        engine.dispose()

@@ -1,0 +1,144 @@
+"""The one JSON error shape (locked), operations routes, auth and rate limits."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from agent.service import AgentServices
+from server.app import create_app
+from tests.server.conftest import User, make_settings, new_user, running
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "request_id"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", body["error"]["request_id"])
+    assert response.headers["x-request-id"] == body["error"]["request_id"]
+    return body["error"]
+
+
+async def test_error_shape_for_every_kind_of_error(client: httpx.AsyncClient, alice: User) -> None:
+    assert_error(await client.get("/v1/nothing-here"), 404, "not_found")
+    assert_error(await client.get("/v1/user/api_keys"), 401, "unauthorized")
+    assert_error(
+        await client.get("/v1/user/api_keys", headers={"X-Api-Key": "dak_wrong"}), 401, "unauthorized"
+    )
+    assert_error(await client.post("/v1/chat", json={}), 400, "bad_request")
+    assert_error(await client.post("/v1/chat", content=b"{not json"), 400, "bad_request")
+    assert_error(await client.delete("/healthz"), 405, "method_not_allowed")
+    assert_error(await client.get("/v1/insights", headers=alice.headers), 403, "forbidden")
+    long_question = "x" * 513
+    assert_error(
+        await client.get("/workspace/settings/user-settings/api-keys.md", params={"ask": long_question}),
+        400,
+        "bad_request",
+    )
+    assert_error(
+        await client.post("/v1/user/api_keys", json={"name": "main"}, headers=alice.headers),
+        409,
+        "conflict",
+    )
+    assert_error(
+        await client.patch("/v1/user/api_keys/no-such-id", json={"name": "x"}, headers=alice.headers),
+        404,
+        "not_found",
+    )
+
+
+async def test_incoming_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nope/at/all", headers={"X-Request-Id": "trace-123"})
+    assert assert_error(response, 404, "not_found")["request_id"] == "trace-123"
+
+
+async def test_health_ready_metrics_and_docs(client: httpx.AsyncClient, alice: User) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = (await client.get("/readyz")).json()
+    assert ready["status"] == "ready" and ready["index"]["chunks"] > 0
+    await client.post("/v1/chat", json={"message": "How do I rotate an API key?"})
+    metrics = (await client.get("/metrics")).text
+    assert 'docsagent_answers_total{channel="chat",mode="local"}' in metrics
+    assert 'route="/v1/chat"' in metrics
+    assert (await client.get("/docs")).status_code == 200
+    schema = (await client.get("/openapi.json")).json()
+    assert "/v1/chat" in schema["paths"] and "/v1/user/api_keys" in schema["paths"]
+    me = (await client.get("/v1/me", headers=alice.headers)).json()
+    assert me == {"owner": alice.owner, "key_id": alice.key_id, "is_admin": False}
+
+
+async def test_require_auth_closes_everything_but_health(tmp_path, services: AgentServices) -> None:
+    settings = make_settings(tmp_path, require_auth=True)
+    app = create_app(settings, services=services)
+    user = new_user(services)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            assert (await c.get("/healthz")).status_code == 200
+            for path in ("/llms.txt", "/workspace/settings/user-settings/api-keys.md", "/v1/models"):
+                assert_error(await c.get(path), 401, "unauthorized")
+            assert_error(await c.post("/v1/chat", json={"message": "hi"}), 401, "unauthorized")
+            assert (await c.get("/llms.txt", headers=user.headers)).status_code == 200
+
+
+async def test_failed_auth_is_rate_limited_per_address(tmp_path, services: AgentServices) -> None:
+    settings = make_settings(tmp_path, rate_limit_failed_auth=3)
+    app = create_app(settings, services=services)
+    user = new_user(services)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app, client=("10.9.8.7", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            for _ in range(3):
+                assert_error(
+                    await c.get("/v1/me", headers={"X-Api-Key": "dak_guess"}), 401, "unauthorized"
+                )
+            blocked = await c.get("/v1/me", headers=user.headers)
+            assert_error(blocked, 429, "rate_limited")
+            assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+        other = httpx.ASGITransport(app=app, client=("10.9.8.8", 1234))
+        async with httpx.AsyncClient(transport=other, base_url="http://127.0.0.1") as c:
+            assert (await c.get("/v1/me", headers=user.headers)).status_code == 200
+
+
+async def test_per_key_rate_limit(tmp_path, services: AgentServices) -> None:
+    settings = make_settings(tmp_path, rate_limit_per_key=2)
+    app = create_app(settings, services=services)
+    user, other = new_user(services), new_user(services)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            assert (await c.get("/v1/me", headers=user.headers)).status_code == 200
+            assert (await c.get("/v1/me", headers=user.headers)).status_code == 200
+            response = await c.get("/v1/me", headers=user.headers)
+            assert_error(response, 429, "rate_limited")
+            assert "Retry-After" in response.headers
+            assert (await c.get("/v1/me", headers=other.headers)).status_code == 200
+
+
+async def test_bootstrap_admin_key_printed_once_and_is_admin(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(tmp_path)
+    for attempt in range(2):
+        app = create_app(settings)
+        async with running(app):
+            printed = capsys.readouterr().err
+            keys = re.findall(r"dak_[A-Za-z0-9_-]{20,}", printed)
+            if attempt == 0:
+                assert len(keys) == 1
+                secret = keys[0]
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+                    me = await c.get("/v1/me", headers={"Authorization": f"Bearer {secret}"})
+                    assert me.json()["is_admin"] is True
+                    insights = await c.get(
+                        "/v1/insights", headers={"Authorization": f"Bearer {secret}"}
+                    )
+                    assert insights.status_code == 200
+            else:
+                assert keys == []

@@ -1,0 +1,103 @@
+"""The key API in nexos.ai shapes, and that no user can touch another user's keys."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import remember_secret
+from tests.server.conftest import User
+from tests.server.test_errors_and_ops import assert_error
+
+API = "/v1/user/api_keys"
+
+
+async def test_create_list_update_delete(client: httpx.AsyncClient, alice: User) -> None:
+    created = await client.post(API, json={"name": "Production"}, headers=alice.headers)
+    assert created.status_code == 201
+    body = created.json()
+    secret = remember_secret(body["api_key"])
+    assert secret.startswith("dak_") and "…" not in secret and "*" not in secret
+    assert set(body) == {
+        "id", "api_key", "name", "enabled", "removed", "created_at", "updated_at",
+        "last_used_at", "expiration_date",
+    }
+    listed = (await client.get(API, headers=alice.headers)).json()
+    names = {k["name"]: k for k in listed}
+    assert set(names) == {"main", "Production"}
+    assert secret not in str(listed)  # masked in lists
+    # the new key works
+    assert (await client.get("/v1/me", headers={"X-Api-Key": secret})).json()["owner"] == alice.owner
+
+    patched = await client.patch(f"{API}/{body['id']}", json={"name": "Prod", "enabled": False},
+                                 headers=alice.headers)
+    assert patched.status_code == 200 and patched.json()["name"] == "Prod"
+    assert patched.json()["enabled"] is False
+    assert_error(await client.get("/v1/me", headers={"X-Api-Key": secret}), 401, "unauthorized")
+
+    deleted = await client.delete(f"{API}/{body['id']}", headers=alice.headers)
+    assert deleted.status_code == 204
+    assert_error(await client.delete(f"{API}/unknown", headers=alice.headers), 404, "not_found")
+    assert_error(await client.post(API, json={"name": ""}, headers=alice.headers), 400, "bad_request")
+    assert_error(await client.post(API, json={}, headers=alice.headers), 400, "bad_request")
+
+
+async def test_rotate_routes_return_new_key_once_and_kill_old(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    created = (await client.post(API, json={"name": "ci"}, headers=alice.headers)).json()
+    old = remember_secret(created["api_key"])
+    rotated = await client.post(f"{API}/{created['id']}/rotate", headers=alice.headers)
+    assert rotated.status_code == 200
+    new = remember_secret(rotated.json()["api_key"])
+    assert new != old and rotated.json()["id"] == created["id"]
+    assert_error(await client.get("/v1/me", headers={"X-Api-Key": old}), 401, "unauthorized")
+    assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
+
+    regenerated = await client.patch(f"{API}/{created['id']}/regenerate", headers=alice.headers)
+    newer = remember_secret(regenerated.json()["api_key"])
+    assert_error(await client.get("/v1/me", headers={"X-Api-Key": new}), 401, "unauthorized")
+
+    # PATCH /v1/apikey/rotate rotates the calling key itself
+    calling = await client.patch("/v1/apikey/rotate", headers={"X-Api-Key": newer})
+    assert calling.status_code == 200 and calling.json()["id"] == created["id"]
+    newest = remember_secret(calling.json()["api_key"])
+    assert_error(await client.get("/v1/me", headers={"X-Api-Key": newer}), 401, "unauthorized")
+    assert (await client.get("/v1/me", headers={"X-Api-Key": newest})).status_code == 200
+
+
+async def test_bulk_update_and_remove(client: httpx.AsyncClient, alice: User) -> None:
+    a = (await client.post(API, json={"name": "a"}, headers=alice.headers)).json()
+    b = (await client.post(API, json={"name": "b"}, headers=alice.headers)).json()
+    remember_secret(a["api_key"]), remember_secret(b["api_key"])
+    result = await client.post(
+        f"{API}/bulk",
+        json={"items": [{"id": a["id"], "name": "a2"}, {"id": b["id"], "remove": True}]},
+        headers=alice.headers,
+    )
+    assert result.status_code == 200
+    by_id = {k["id"]: k for k in result.json()}
+    assert by_id[a["id"]]["name"] == "a2" and by_id[b["id"]]["removed"] is True
+    too_many = {"items": [{"id": a["id"]}] * 101}
+    assert_error(await client.post(f"{API}/bulk", json=too_many, headers=alice.headers), 400, "bad_request")
+
+
+async def test_another_owners_key_is_not_found_everywhere(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    target = alice.key_id
+    attempts = [
+        client.patch(f"{API}/{target}", json={"name": "mine"}, headers=bob.headers),
+        client.delete(f"{API}/{target}", headers=bob.headers),
+        client.post(f"{API}/{target}/rotate", headers=bob.headers),
+        client.patch(f"{API}/{target}/regenerate", headers=bob.headers),
+        client.post(f"{API}/bulk", json={"items": [{"id": target, "remove": True}]}, headers=bob.headers),
+    ]
+    for attempt in attempts:
+        assert_error(await attempt, 404, "not_found")
+    listed = (await client.get(API, headers=bob.headers)).json()
+    assert [k["id"] for k in listed] == [bob.key_id]
+    # alice's key still works, untouched
+    me = await client.get("/v1/me", headers=alice.headers)
+    assert me.status_code == 200
+    names = [k["name"] for k in (await client.get(API, headers=alice.headers)).json()]
+    assert names == ["main"]
