@@ -92,11 +92,13 @@ def key_action(
             )
         if intent.kind == "generate":
             if not intent.name:
-                text = "What should the new key be called? Reply with a name, for example “Production”."
+                text = "What should the new key be called? Reply with a name, e.g. “Production”."
                 return Outcome(Answer(answer=text, mode="action"), {"awaiting": "name"})
             created = generate_api_key(ctx, intent.name)
             secret = sink[-1] if sink else None
-            text = f"Created the key **{created['name']}** (`{created['masked_key']}`). {SHOWN_ONCE}"
+            text = (
+                f"Created the key **{created['name']}** (`{created['masked_key']}`). {SHOWN_ONCE}"
+            )
             return Outcome(
                 Answer(answer=text, mode="action", secret=secret), {"key_ref": str(created["id"])}
             )

@@ -201,7 +201,7 @@ class Fallback:
                 await self.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 return await self._get(url, params)
-            except _Retryable as exc:
+            except _RetryableError as exc:
                 last = str(exc)
                 log.info("fallback attempt %d failed: %s", attempt + 1, last)
         raise UpstreamError(f"the docs site did not answer: {last}")
@@ -214,7 +214,7 @@ class Fallback:
                 "GET", url, params=params, timeout=timeout, headers=headers
             ) as response:
                 if response.status_code >= 500 or response.status_code == 429:
-                    raise _Retryable(f"HTTP {response.status_code}")
+                    raise _RetryableError(f"HTTP {response.status_code}")
                 if response.status_code != 200:
                     raise UpstreamError(f"the docs site answered HTTP {response.status_code}")
                 data = bytearray()
@@ -225,14 +225,14 @@ class Fallback:
                             f"the docs site's answer exceeds {self.max_bytes} bytes"
                         )
         except httpx.TimeoutException as exc:
-            raise _Retryable("timed out") from exc
+            raise _RetryableError("timed out") from exc
         except httpx.TransportError as exc:
-            raise _Retryable(f"connection failed: {type(exc).__name__}") from exc
+            raise _RetryableError(f"connection failed: {type(exc).__name__}") from exc
         try:
             return bytes(data).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UpstreamError("the docs site's answer is not UTF-8 text") from exc
 
 
-class _Retryable(UpstreamError):
+class _RetryableError(UpstreamError):
     """A failure worth another attempt (timeout, 5xx, 429, connection error)."""

@@ -115,15 +115,16 @@ def route(message: str, previous: dict[str, Any] | None = None) -> Intent:
             if re.search(r"\bkeys\b", rest, re.IGNORECASE):
                 return Intent("list", query=text)
             return _docs(text, previous)
-        if not re.search(r"\b(key|keys|token|it|that|this|one)\b|[\"'“‘]", rest, re.IGNORECASE):
+        mentions_key = re.search(r"\b(key|keys|token|it|that|this|one)\b|[\"'“‘]", rest, re.I)
+        if not mentions_key and not _KEY_ID.search(rest):
             return _docs(text, previous)
         every = bool(re.search(r"\b(every|all|each)\b", rest, re.IGNORECASE))
         if kind == "generate":
             return Intent("generate", name=key_reference(rest), query=text)
-        ref = key_reference(rest)
-        if ref is None and _PRONOUN.search(rest):
-            ref = previous.get("key_ref")
-        return Intent(kind, key_ref=ref, query=text, every_key=every and ref is None)
+        named: str | None = key_reference(rest)
+        if named is None and _PRONOUN.search(rest) and previous.get("key_ref"):
+            named = str(previous["key_ref"])
+        return Intent(kind, key_ref=named, query=text, every_key=every and named is None)
     return _docs(text, previous)
 
 

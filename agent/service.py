@@ -88,7 +88,7 @@ def build_services(
         conversations=Conversations(engine, clock),
         chat_model=chat_model,
         clock=clock,
-        http_client=client,
+        http_client=None if http_client is not None else client,  # closed by `close`
     )
 
 
@@ -269,6 +269,6 @@ def history(
 
 
 async def close(services: AgentServices) -> None:
-    """Release the HTTP client."""
+    """Release the HTTP client `build_services` made (an injected one is the caller's)."""
     if services.http_client is not None:
         await services.http_client.aclose()

@@ -86,7 +86,7 @@ async def collect_sources(
                 retries=settings.fetch_retries,
                 max_bytes=settings.max_page_bytes,
                 write_cache=write_cache,
-                **({"sleep": sleep} if sleep else {}),
+                sleep=sleep or asyncio.sleep,
             )
             await collect_url(url, fetcher, out)
     finally:
@@ -214,7 +214,26 @@ async def run_ingest(
 
 
 def ingest_sync(
-    settings: IngestSettings, sources: Sequence[str] = (), **kwargs: object
+    settings: IngestSettings,
+    sources: Sequence[str] = (),
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    embeddings: Embeddings | None = None,
+    index: DocIndex | None = None,
+    progress: Progress | None = None,
+    allow_hosts: Sequence[str] = (),
 ) -> IngestReport:
     """`run_ingest` for synchronous callers (the CLI, the Makefile, bench)."""
-    return asyncio.run(run_ingest(settings, sources, **kwargs))  # type: ignore[arg-type]
+    return asyncio.run(
+        run_ingest(
+            settings,
+            sources,
+            rebuild=rebuild,
+            dry_run=dry_run,
+            embeddings=embeddings,
+            index=index,
+            progress=progress,
+            allow_hosts=allow_hosts,
+        )
+    )

@@ -4,7 +4,7 @@ built it; searching or writing with another one fails with a clear message."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import chromadb
 import chromadb.config
 import chromadb.errors
+import httpx
 from langchain_core.embeddings import Embeddings
 
 from ingest.config import IngestSettings
@@ -34,10 +35,11 @@ class PageInfo:
 
 @contextmanager
 def _chroma(action: str) -> Iterator[None]:
-    """Translate chromadb's errors (ChromaError, its ValueErrors) into ours."""
+    """Translate chromadb's errors (ChromaError, its ValueErrors, and the HttpClient's
+    transport errors when a Chroma server is down or drops a connection) into ours."""
     try:
         yield
-    except (chromadb.errors.ChromaError, ValueError) as exc:
+    except (chromadb.errors.ChromaError, ValueError, httpx.TransportError) as exc:
         raise IndexError_(f"Chroma {action} failed: {exc}") from exc
 
 
@@ -209,7 +211,7 @@ class DocIndex:
     def write_pages(
         self,
         pages: Sequence[tuple[str, Sequence[Chunk], dict[str, str]]],
-        vectors: dict[str, Vector],
+        vectors: Mapping[str, Vector],
     ) -> None:
         """Make each page's chunks in Chroma exactly its `chunks`: upsert those with a vector,
         refresh metadata of the unchanged rest, delete stored ids no longer present.
@@ -247,13 +249,8 @@ class DocIndex:
         self.check_model()
         stored = self.stored_hashes([page_url])[page_url]
         todo = [c for c in chunks if stored.get(c.id) != c.sha256]
-        vectors = dict(
-            zip(
-                [c.id for c in todo],
-                self.embeddings.embed_documents([c.embed_text for c in todo]),
-                strict=True,
-            )
-        )
+        embedded = self.embeddings.embed_documents([c.embed_text for c in todo])
+        vectors = dict(zip([c.id for c in todo], embedded, strict=True))
         if vectors:
             self.check_model(len(next(iter(vectors.values()))))
         first = chunks[0] if chunks else None

@@ -80,7 +80,7 @@ def optional_principal(
 
 
 def _console(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)  # noqa: T201 - the console, never logging
+    print(line, file=sys.stderr, flush=True)
 
 
 def bootstrap_admin(

@@ -44,9 +44,9 @@ from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, Channel, Principal
 from agent.keys.format import clean_name, generate_key, mask_secret, masked, parse_key
 from agent.keys.pepper import digest, load_pepper
 from agent.keys.tables import keys_table, secrets_table
+from agent.keys.usage import UsageRecorder
 
 MAX_GRACE_SECONDS = 24 * 3600
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 K, S = keys_table.c, secrets_table.c
 
 _VERIFY_BY_DIGEST = (
@@ -99,6 +99,7 @@ class LocalKeyManager:
         self._clock = clock
         self._new_secret = new_secret
         self._audit = AuditLog(engine, clock)
+        self._usage = UsageRecorder(self._writer)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -119,25 +120,15 @@ class LocalKeyManager:
             or (row.valid_until is not None and row.valid_until <= now)
         ):
             raise AuthenticationError()
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-            with self._write() as connection:
-                connection.execute(
-                    update(keys_table)
-                    .where(K.id == row.id)
-                    .where(
-                        or_(
-                            K.last_used_at.is_(None),
-                            K.last_used_at <= now - LAST_USED_RESOLUTION,
-                        )
-                    )
-                    .values(last_used_at=now)
-                )
+        if UsageRecorder.due(row.last_used_at, now):
+            self._usage.note(row.id, now)
         return Principal(owner=row.owner, key_id=row.id)
 
     def list(
         self, owner: str, *, principal: Principal | None = None
     ) -> builtins.list[APIKeyRecord]:
         """The owner's keys that are not revoked, oldest first, masked."""
+        self._usage.flush()
         query = (
             select(keys_table)
             .where(K.owner == owner, K.removed == false())
@@ -322,7 +313,12 @@ class LocalKeyManager:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def flush_usage(self) -> None:
+        """Write pending `last_used_at` updates now (e.g. at shutdown)."""
+        self._usage.flush()
+
     def _row(self, owner: str, key_id: str) -> Row[Any]:
+        self._usage.flush()
         with self._db() as connection:
             row = connection.execute(
                 select(keys_table).where(K.id == key_id, K.owner == owner)

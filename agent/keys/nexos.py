@@ -38,8 +38,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -49,16 +48,22 @@ from agent.config import AgentSettings
 from agent.errors import (
     AuthenticationError,
     BackendError,
-    KeyConflictError,
-    KeyError_,
-    KeyNameError,
     KeyNotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
 )
 from agent.keys.audit import AuditLog
 from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, Channel, Principal
-from agent.keys.format import clean_name, mask_secret
+from agent.keys.format import clean_name
+from agent.keys.nexos_api import (
+    backoff,
+    error_for,
+    iso,
+    parse_json,
+    parse_record,
+    parse_with_secret,
+    removed,
+    retry_after,
+)
 
 IDEMPOTENT = frozenset({"GET", "DELETE"})
 MAX_WAIT_SECONDS = 30.0
@@ -150,11 +155,11 @@ class NexosKeyManager:
         channel: Channel = "cli",
         principal: Principal | None = None,
     ) -> tuple[APIKeyRecord, str]:
-        body = {"name": clean_name(name), "expiration_date": _iso(expires_at)}
+        body = {"name": clean_name(name), "expiration_date": iso(expires_at)}
         response = self._request(
             "POST", self._keys_path, self._credential(principal), json=body, names=True
         )
-        record, secret = _with_secret(_json(response), owner)
+        record, secret = parse_with_secret(parse_json(response), owner)
         self._log("created", owner, actor, channel, record.id)
         return record, secret
 
@@ -175,13 +180,13 @@ class NexosKeyManager:
         body = {
             "name": clean_name(name) if name is not None else current.name,
             "enabled": current.enabled if enabled is None else enabled,
-            "expiration_date": _iso(expiry),  # type: ignore[arg-type]
+            "expiration_date": iso(expiry),  # type: ignore[arg-type]
         }
         path = f"{self._keys_path}/{quote(current.id, safe='')}"
         response = self._request(
             "PATCH", path, self._credential(principal), json=body, names=True, ref=current
         )
-        record = _record(_json(response), owner)
+        record = parse_record(parse_json(response), owner)
         self._log("updated", owner, actor, channel, record.id)
         return record
 
@@ -206,7 +211,7 @@ class NexosKeyManager:
         credential = self._credential(principal)
         response = self._request("PATCH", path, credential, ref=current)
         self._forget(credential)
-        record, secret = _with_secret(_json(response), owner)
+        record, secret = parse_with_secret(parse_json(response), owner)
         self._log("rotated", owner, actor, channel, current.id, approval_id)
         return record, secret
 
@@ -215,7 +220,7 @@ class NexosKeyManager:
     ) -> str:
         """Rotate the key `principal` signed in with (`PATCH /v1/apikey/rotate`); the new value."""
         credential = self._credential(principal)
-        data = _json(self._request("PATCH", "/v1/apikey/rotate", credential))
+        data = parse_json(self._request("PATCH", "/v1/apikey/rotate", credential))
         self._forget(credential)
         secret = data.get("api_key") if isinstance(data, dict) else None
         if not isinstance(secret, str) or not secret:
@@ -241,15 +246,15 @@ class NexosKeyManager:
         self._request("DELETE", path, credential, ref=current)
         self._forget(credential)
         self._log("revoked", owner, actor, channel, current.id, approval_id)
-        return _replace(current, enabled=False, removed=True)
+        return removed(current)
 
     # -- helpers -----------------------------------------------------------------------
 
     def _all(self, owner: str, principal: Principal | None) -> builtins.list[APIKeyRecord]:
-        data = _json(self._request("GET", self._keys_path, self._credential(principal)))
+        data = parse_json(self._request("GET", self._keys_path, self._credential(principal)))
         if not isinstance(data, list):
             raise BackendError("nexos.ai returned an unexpected key list")
-        return [_record(item, owner) for item in data]
+        return [parse_record(item, owner) for item in data]
 
     def _credential(self, principal: Principal | None) -> str:
         if principal is not None and principal.credential:
@@ -303,7 +308,7 @@ class NexosKeyManager:
             except httpx.TransportError as exc:
                 unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if not last and (unsent or method in IDEMPOTENT):
-                    self._sleep(_backoff(attempt))
+                    self._sleep(backoff(attempt))
                     continue
                 if isinstance(exc, httpx.TimeoutException):
                     raise BackendError(
@@ -313,132 +318,11 @@ class NexosKeyManager:
             status = response.status_code
             retryable = status == 429 or (status >= 500 and method in IDEMPOTENT)
             if retryable and not last:
-                wait = _retry_after(response)
+                wait = retry_after(response)
                 if wait is None or wait <= MAX_WAIT_SECONDS:
-                    self._sleep(_backoff(attempt) if wait is None else wait)
+                    self._sleep(backoff(attempt) if wait is None else wait)
                     continue
             if status < 400:
                 return response
-            raise _error(response, credential, names, ref)
+            raise error_for(response, credential, names, ref)
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _error(
-    response: httpx.Response, credential: str, names: bool, ref: APIKeyRecord | None
-) -> KeyError_:
-    status = response.status_code
-    detail = _message(response).replace(credential, "…")
-    key = f"API key '{ref.name}' ({ref.id})" if ref else "API key"
-    if status in (400, 422):
-        return (
-            KeyNameError(detail or "invalid key name")
-            if names
-            else BackendError(f"nexos.ai refused the request (HTTP {status}): {detail}")
-        )
-    if status == 401:
-        return AuthenticationError("nexos.ai rejected the API key")
-    if status == 403:
-        return PermissionDeniedError("nexos.ai does not allow this API key to do that")
-    if status == 404:
-        return KeyNotFoundError(f"nexos.ai has no {key}")
-    if status == 409:
-        if names:
-            return KeyNameError(detail or "an API key with this name already exists")
-        return KeyConflictError(f"{key} was changed at the same time on nexos.ai: {detail}")
-    if status == 429:
-        wait = _retry_after(response)
-        hint = f"; retry after {wait:.0f} s" if wait is not None else ""
-        return RateLimitedError(f"nexos.ai is rate limiting requests{hint}", retry_after=wait)
-    return BackendError(f"nexos.ai failed with HTTP {status}")
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return ""
-    if isinstance(data, dict):
-        for field in ("message", "error", "detail"):
-            value = data.get(field)
-            if isinstance(value, dict):
-                value = value.get("message")
-            if isinstance(value, str):
-                return value[:200]
-    return ""
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise BackendError("nexos.ai returned malformed JSON") from exc
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _backoff(attempt: int) -> float:
-    return min(0.5 * 2**attempt, 8.0)
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-
-def _time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _record(data: Any, owner: str, display: str | None = None) -> APIKeyRecord:
-    """An `APIKey` object from nexos.ai; any value that is not masked gets masked."""
-    try:
-        value = str(data["api_key"] or "")
-        if display is None:
-            display = value if ("*" in value or "…" in value) else mask_secret(value)
-        created = _time(data["created_at"])
-        if created is None:
-            raise ValueError("created_at is null")
-        return APIKeyRecord(
-            id=str(data["id"]),
-            name=str(data["name"]),
-            api_key=display,
-            enabled=bool(data.get("enabled", True)),
-            removed=bool(data.get("removed", False)),
-            created_at=created,
-            updated_at=_time(data.get("updated_at")) or created,
-            last_used_at=_time(data.get("last_used_at")),
-            expiration_date=_time(data.get("expiration_date")),
-            owner=owner,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BackendError("nexos.ai returned an unexpected API key object") from exc
-
-
-def _with_secret(data: Any, owner: str) -> tuple[APIKeyRecord, str]:
-    secret = data.get("api_key") if isinstance(data, dict) else None
-    if not isinstance(secret, str) or not secret or "*" in secret:
-        raise BackendError("nexos.ai returned no full key value")
-    return _record(data, owner, display=mask_secret(secret)), secret
-
-
-def _replace(record: APIKeyRecord, **changes: Any) -> APIKeyRecord:
-    from dataclasses import replace
-
-    return replace(record, **changes)

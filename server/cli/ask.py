@@ -5,6 +5,7 @@ shown once in a panel). Both call `agent.service`, like every other surface."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Annotated
 
 import typer
@@ -15,7 +16,6 @@ from agent import service
 from agent.keys.base import LOCAL_OWNER, Principal
 from agent.models import Answer
 from server.cli.common import console, err_console, friendly_errors, load_settings
-
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the Answer contract as JSON.")]
 Owner = Annotated[str, typer.Option("--owner", help="Whose keys chat key actions manage.")]
@@ -56,6 +56,14 @@ async def _ask(question: str, as_json: bool, owner: str) -> None:
         _render(result)
 
 
+def _read(prompt: str) -> str:
+    console.print(prompt, end="")
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
 async def _chat(owner: str) -> None:
     services = service.build_services(load_settings())
     principal = Principal(owner=owner)
@@ -64,23 +72,29 @@ async def _chat(owner: str) -> None:
     try:
         while True:
             try:
-                question = await asyncio.to_thread(console.input, "[bold cyan]you>[/bold cyan] ")
+                question = _read("[bold cyan]you>[/bold cyan] ")
             except EOFError:
                 break
             if not question.strip():
                 break
             with friendly_errors():
                 result = await service.answer(
-                    services, question, conversation_id=conversation, principal=principal,
+                    services,
+                    question,
+                    conversation_id=conversation,
+                    principal=principal,
                     channel="cli",
                 )
             conversation = result.conversation_id
             _render(result)
             if result.pending_action:
-                reply = await asyncio.to_thread(console.input, "Approve? [y/N] ")
+                reply = _read("Approve? \\[y/N] ")
                 decided = await service.decide(
-                    services, conversation, result.pending_action.id,
-                    approve=reply.strip().lower() in {"y", "yes"}, principal=principal,
+                    services,
+                    conversation,
+                    result.pending_action.id,
+                    approve=reply.strip().lower() in {"y", "yes"},
+                    principal=principal,
                     channel="cli",
                 )
                 _render(decided)

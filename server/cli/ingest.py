@@ -6,7 +6,14 @@ import json
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ingest.embed import make_embeddings
@@ -77,7 +84,7 @@ def ingest(
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=True, disable=as_json) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(phase: str, done: int, total: int) -> None:
                 if phase not in tasks:

@@ -115,9 +115,7 @@ class McpTools:
             )
             return CallToolResult(
                 content=[
-                    _text(
-                        f"{summary} The full key was shown to the user once; it is not included here."
-                    )
+                    _text(f"{summary} The full key was shown to the user once; it is not here.")
                 ]
             )
         block = TextContent(
@@ -156,7 +154,8 @@ class McpTools:
         text = md.ask_document(
             question, answer, md_url=f"{base}/llms.txt", site_url=self.settings.site_url, base=base
         )
-        return f"{text}\n(conversation_id: {answer.conversation_id}, turn: {turn} — for sendFeedback)\n"
+        ids = f"conversation_id: {answer.conversation_id}, turn: {turn}"
+        return f"{text}\n({ids} — for sendFeedback)\n"
 
     async def send_feedback(
         self,
@@ -237,7 +236,7 @@ class McpTools:
         return CallToolResult(content=[_text(answer.answer)])
 
     async def rotate_api_key(self, key: str, ctx: Context) -> CallToolResult:
-        """Rotate one of your keys (id or name): the old key stops working. Needs the user's confirmation."""
+        """Rotate one of your keys (id or name): the old one stops working. Asks the user first."""
         return await self._destructive("rotate", key, ctx)
 
     async def revoke_api_key(self, key: str, ctx: Context) -> CallToolResult:
@@ -249,7 +248,7 @@ def build_server(app: FastAPI, settings: Settings) -> MCPServer:
     """The MCP server with every tool registered and annotated."""
     server: MCPServer = MCPServer(
         name="docsagent",
-        instructions="Search and ask this documentation; manage your API keys (needs your API key).",
+        instructions="Search and ask this documentation; manage your API keys (needs a key).",
     )
     t = McpTools(app, settings)
     server.add_tool(t.search_documentation, name="searchDocumentation", annotations=READ_ONLY)

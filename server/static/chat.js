@@ -148,7 +148,7 @@ function renderFeedback(article) {
       { "aria-label": "Feedback comment" },
       el("label", { for: id, className: "visually-hidden", text: "Comment (optional)" }),
       comment,
-      el("button", { type: "submit", className: "button small primary", text: "Send" }),
+      el("button", { type: "submit", className: "button small primary", text: "Send feedback" }),
     );
     commentForm.addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -86,14 +86,14 @@ class ScriptedChatModel(BaseChatModel):
     """Returns the scripted AIMessages in order and records every message list it got."""
 
     script: list[AIMessage]
-    received: list[list[BaseMessage]] = []
+    received: list[list[BaseMessage]] = []  # noqa: RUF012 - a pydantic field, copied per instance
     calls: int = 0
 
     @property
     def _llm_type(self) -> str:
         return "scripted"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:  # noqa: ARG002
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
         return self
 
     def _generate(
@@ -114,7 +114,9 @@ class ScriptedChatModel(BaseChatModel):
     def seen_text(self) -> str:
         """Everything the model was ever shown, as one string."""
         return "\n".join(
-            str(m.content) + str(getattr(m, "tool_calls", "")) for batch in self.received for m in batch
+            str(m.content) + str(getattr(m, "tool_calls", ""))
+            for batch in self.received
+            for m in batch
         )
 
 

@@ -132,7 +132,9 @@ async def test_cache_hit_for_the_same_normalised_question(
     clock = Clock()
     fallback = _fallback(http_client, clock, cache=AnswerCache(services.engine, clock, ttl=60))
     with respx.mock() as router:
-        route = router.get(url__startswith=ASK_URL).mock(return_value=httpx.Response(200, text=GOOD))
+        route = router.get(url__startswith=ASK_URL).mock(
+            return_value=httpx.Response(200, text=GOOD)
+        )
         await fallback.ask("How do I bill?", PAGE)
         again = await fallback.ask("  how do I BILL ", PAGE)
         assert route.call_count == 1

@@ -11,7 +11,12 @@ import pytest
 import respx
 from sqlalchemy import text
 
-from agent.errors import ApprovalError, AuthenticationError, ConversationNotFoundError, QuestionError
+from agent.errors import (
+    ApprovalError,
+    AuthenticationError,
+    ConversationNotFoundError,
+    QuestionError,
+)
 from agent.keys.base import Principal
 from agent.models import Answer
 from agent.service import AgentServices, answer, answer_events, build_services, decide, history
@@ -61,7 +66,9 @@ async def test_rotate_waits_for_approval_then_replaces_the_key(
     assert created.secret
     old_secret = created.secret.api_key
     staged = await answer(
-        services, "please rotate the Production key", principal=alice,
+        services,
+        "please rotate the Production key",
+        principal=alice,
         conversation_id=created.conversation_id,
     )
     assert staged.pending_action is not None and staged.secret is None
@@ -82,7 +89,10 @@ async def test_rotate_waits_for_approval_then_replaces_the_key(
     # single use
     with pytest.raises(ApprovalError):
         await decide(
-            services, staged.conversation_id, staged.pending_action.id, approve=True,
+            services,
+            staged.conversation_id,
+            staged.pending_action.id,
+            approve=True,
             principal=alice,
         )
 
@@ -122,7 +132,10 @@ async def test_reject_through_the_api_changes_nothing(
     assert _names(services, "alice") == before
     with pytest.raises(ApprovalError):  # a rejected action cannot be approved afterwards
         await decide(
-            services, staged.conversation_id, staged.pending_action.id, approve=True,
+            services,
+            staged.conversation_id,
+            staged.pending_action.id,
+            approve=True,
             principal=alice,
         )
 
@@ -132,7 +145,9 @@ async def test_another_user_cannot_approve(
 ) -> None:
     created = await _generate(services, alice, "Production")
     staged = await answer(
-        services, "rotate the Production key", principal=alice,
+        services,
+        "rotate the Production key",
+        principal=alice,
         conversation_id=created.conversation_id,
     )
     assert staged.pending_action
@@ -155,7 +170,9 @@ async def test_approval_expires(
     )
     created = await _generate(services, alice, "Production")
     staged = await answer(
-        services, "rotate the Production key", principal=alice,
+        services,
+        "rotate the Production key",
+        principal=alice,
         conversation_id=created.conversation_id,
     )
     assert staged.pending_action
@@ -163,10 +180,15 @@ async def test_approval_expires(
     before = _names(services, "alice")
     with pytest.raises(ApprovalError, match="expired"):
         await decide(
-            services, staged.conversation_id, staged.pending_action.id, approve=True,
+            services,
+            staged.conversation_id,
+            staged.pending_action.id,
+            approve=True,
             principal=alice,
         )
-    late_yes = await answer(services, "yes", principal=alice, conversation_id=staged.conversation_id)
+    late_yes = await answer(
+        services, "yes", principal=alice, conversation_id=staged.conversation_id
+    )
     assert late_yes.secret is None
     assert _names(services, "alice") == before
 
@@ -186,7 +208,9 @@ async def test_unknown_key_gets_a_question_listing_masked_keys(
         services, "rotate the Staging key", principal=alice, conversation_id=created.conversation_id
     )
     assert result.pending_action is None
-    assert "Production" in result.answer and _names(services, "alice")["Production"] in result.answer
+    assert (
+        "Production" in result.answer and _names(services, "alice")["Production"] in result.answer
+    )
     assert created.secret and created.secret.api_key not in result.answer
     # answering with the name continues the request
     staged = await answer(
@@ -220,10 +244,17 @@ class _InjectedIndex:
         self.real = real
         base = real.all_chunks()[0]
         self.evil = Chunk(
-            id="evil", text=INJECTION, embed_text=INJECTION, page_url=base.page_url,
-            md_url=base.md_url, title=base.title, section="Security notice",
-            anchor_url=base.page_url + "#security-notice", breadcrumb="API Keys › Security notice",
-            position=99, sha256="x",
+            id="evil",
+            text=INJECTION,
+            embed_text=INJECTION,
+            page_url=base.page_url,
+            md_url=base.md_url,
+            title=base.title,
+            section="Security notice",
+            anchor_url=base.page_url + "#security-notice",
+            breadcrumb="API Keys › Security notice",
+            position=99,
+            sha256="x",
         )
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
@@ -243,7 +274,8 @@ async def test_injected_doc_chunk_and_upstream_change_nothing(
     real_index: Any, http_client: httpx.AsyncClient, alice: Principal
 ) -> None:
     services = build_services(
-        make_settings(fallback_enabled=True), index=_InjectedIndex(real_index),
+        make_settings(fallback_enabled=True),
+        index=_InjectedIndex(real_index),
         http_client=http_client,
     )
     await _generate(services, alice, "Production")
@@ -254,7 +286,9 @@ async def test_injected_doc_chunk_and_upstream_change_nothing(
         for question in ("What should I do about key security?", "What is the weather on Mars?"):
             result = await answer(services, question, principal=alice)
             assert result.pending_action is None and result.secret is None
-            follow = await answer(services, "yes", principal=alice, conversation_id=result.conversation_id)
+            follow = await answer(
+                services, "yes", principal=alice, conversation_id=result.conversation_id
+            )
             assert follow.secret is None and follow.pending_action is None
     assert _names(services, "alice") == before
 
@@ -266,7 +300,9 @@ async def test_empty_or_huge_question_is_refused(services: AgentServices, questi
 
 
 async def test_events_end_with_the_full_answer(services: AgentServices, alice: Principal) -> None:
-    events = [e async for e in answer_events(services, "generate a key named 'Ev'", principal=alice)]
+    events = [
+        e async for e in answer_events(services, "generate a key named 'Ev'", principal=alice)
+    ]
     kinds = [k for k, _ in events]
     assert kinds[-1] == "done" and "secret" in kinds and "delta" in kinds
     secret = dict(events)["secret"]["api_key"]

@@ -80,7 +80,10 @@ async def test_rotate_is_interrupted_and_a_model_cannot_approve(
     assert services.keys.verify(secret).owner == "alice"
     with pytest.raises(ApprovalError):
         await decide(
-            services, staged.conversation_id, staged.pending_action.id, approve=True,
+            services,
+            staged.conversation_id,
+            staged.pending_action.id,
+            approve=True,
             principal=alice,
         )
     assert moved_on.secret is None
@@ -110,7 +113,10 @@ async def test_approval_resumes_the_agent_once(
     assert done.secret.api_key not in model.seen_text()
     with pytest.raises(ApprovalError):
         await decide(
-            services, staged.conversation_id, staged.pending_action.id, approve=True,
+            services,
+            staged.conversation_id,
+            staged.pending_action.id,
+            approve=True,
             principal=alice,
         )
 
@@ -120,7 +126,10 @@ async def _raise_for_other(services: AgentServices, staged: Any, other: Principa
 
     try:
         await decide(
-            services, staged.conversation_id, staged.pending_action.id, approve=True,
+            services,
+            staged.conversation_id,
+            staged.pending_action.id,
+            approve=True,
             principal=other,
         )
     except ConversationNotFoundError as exc:
@@ -166,17 +175,32 @@ async def test_real_chat_openai_against_a_mocked_endpoint(
         requests.append(body)
         if len(requests) == 1:
             message: dict[str, Any] = {
-                "role": "assistant", "content": None,
-                "tool_calls": [{"id": "c1", "type": "function", "function": {
-                    "name": "generate_api_key", "arguments": json.dumps({"name": "CI"})}}],
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {
+                            "name": "generate_api_key",
+                            "arguments": json.dumps({"name": "CI"}),
+                        },
+                    }
+                ],
             }
         else:
             message = {"role": "assistant", "content": "Created CI; shown once."}
-        return httpx2.Response(200, json={
-            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
+        return httpx2.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
 
     def route(request: Any) -> Any:
         assert request.url.path == "/v1/chat/completions"
@@ -185,7 +209,9 @@ async def test_real_chat_openai_against_a_mocked_endpoint(
     transport = httpx2.MockTransport(route)
     async with httpx2.AsyncClient(transport=transport) as llm_client:
         model = ChatOpenAI(
-            model="m", base_url="https://llm.test/v1", api_key="sk-test",  # type: ignore[arg-type]
+            model="m",
+            base_url="https://llm.test/v1",
+            api_key="sk-test",  # type: ignore[arg-type]
             http_async_client=llm_client,
         )
         services = _services(real_index, http_client, model)

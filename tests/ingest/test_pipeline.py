@@ -94,7 +94,7 @@ def test_deleted_page_has_its_chunks_removed(
     assert "https://docs.example.com/billing" not in index.page_hashes()
 
 
-class Boom(RuntimeError):
+class KilledError(RuntimeError):
     pass
 
 
@@ -114,11 +114,11 @@ def test_killed_ingest_is_completed_by_next_run(
     def finalise_then_die(self: PageRecords, records: object) -> None:
         calls["n"] += 1
         if calls["n"] == 2:  # chunks of window 2 written, its record not: "killed" here
-            raise Boom("killed")
+            raise KilledError("killed")
         real(self, records)  # type: ignore[arg-type]
 
     monkeypatch.setattr(PageRecords, "finalise", finalise_then_die)
-    with pytest.raises(Boom):
+    with pytest.raises(KilledError):
         ingest(settings, index)
     monkeypatch.setattr(PageRecords, "finalise", real)
     pending = [url for url, sha in index.page_hashes().items() if sha == ""]

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 from server.config import Settings
 from tests.conftest import CORPUS
+from tests.scaled.procs import PEPPER
 
-PEPPER = "scaled-tests-pepper-" + "x" * 16  # every process of a test shares it
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,11 +17,10 @@ from agent.db import make_engine, migrate
 from agent.errors import AuthenticationError, KeyConflictError, KeyNotFoundError
 from agent.keys.base import KeyManager
 from agent.keys.factory import make_key_manager
-from agent.keys.format import generate_key
 from agent.keys.local import LocalKeyManager
 from server.config import Settings
 from tests.conftest import remember_secret
-from tests.scaled.conftest import PEPPER
+from tests.scaled.procs import PEPPER, after, migrate_in_process, rotate_in_process
 
 pytestmark = pytest.mark.scaled
 
@@ -83,22 +81,12 @@ def test_create_verify_rotate_revoke_on_postgres(keys: KeyManager, engine: sa.En
     assert secret not in dump and new not in dump and short_secret not in dump
 
 
-def _after(barrier: Any) -> Callable[[str], str]:
-    """A secret generator that waits until every contender has read the key."""
-
-    def new_secret(prefix: str) -> str:
-        barrier.wait(timeout=60)
-        return generate_key(prefix)
-
-    return new_secret
-
-
 def test_twenty_threads_rotating_one_key(
     keys: KeyManager, engine: sa.Engine, scaled_settings: Settings
 ) -> None:
     record, original = keys.create("alice", "Production")
     remember_secret(original)
-    racer = LocalKeyManager(engine, scaled_settings, new_secret=_after(threading.Barrier(20)))
+    racer = LocalKeyManager(engine, scaled_settings, new_secret=after(threading.Barrier(20)))
 
     def rotate(_: int) -> str | Exception:
         try:
@@ -116,26 +104,13 @@ def test_twenty_threads_rotating_one_key(
     assert [e.event for e in keys.audit("alice")].count("rotated") == 1
 
 
-def _rotate_in_process(database_url: str, key_id: str, barrier: Any, out: Any) -> None:
-    settings = AgentSettings(database_url=database_url, key_pepper=PEPPER)
-    engine = make_engine(settings)
-    try:
-        migrate(engine)  # every worker migrates at start-up, too
-        racer = LocalKeyManager(engine, settings, new_secret=_after(barrier))
-        out.put(("secret", racer.rotate("alice", key_id)[1]))
-    except KeyConflictError as exc:
-        out.put(("conflict", str(exc)))
-    finally:
-        engine.dispose()
-
-
 def test_four_processes_rotating_one_key(keys: KeyManager, pg_url: str) -> None:
     record, original = keys.create("alice", "Production")
     remember_secret(original)
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(4), ctx.Queue()
     procs = [
-        ctx.Process(target=_rotate_in_process, args=(pg_url, record.id, barrier, out))
+        ctx.Process(target=rotate_in_process, args=(pg_url, record.id, barrier, out))
         for _ in range(4)
     ]
     for proc in procs:
@@ -149,22 +124,10 @@ def test_four_processes_rotating_one_key(keys: KeyManager, pg_url: str) -> None:
     assert _working(keys, [original, *secrets]) == secrets
 
 
-def _migrate_in_process(database_url: str, barrier: Any, out: Any) -> None:
-    engine = make_engine(AgentSettings(database_url=database_url))
-    try:
-        barrier.wait(timeout=60)
-        migrate(engine)
-        out.put("ok")
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test
-        out.put(f"{type(exc).__name__}: {exc}")
-    finally:
-        engine.dispose()
-
-
 def test_four_processes_migrating_a_fresh_database_at_once(pg_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_migrate_in_process, args=(pg_url, barrier, out)) for _ in range(4)]
+    procs = [ctx.Process(target=migrate_in_process, args=(pg_url, barrier, out)) for _ in range(4)]
     for proc in procs:
         proc.start()
     results = [out.get(timeout=120) for _ in procs]

@@ -37,7 +37,9 @@ async def test_ask_in_gitbook_shape(client: httpx.AsyncClient) -> None:
     if "# Suggested Follow-up Questions:" in text:
         assert f"http://127.0.0.1{PAGE}.md?ask=" in text
     as_json = await client.get(
-        f"{PAGE}.md", params={"ask": "How do I rotate an API key?"}, headers={"Accept": "application/json"}
+        f"{PAGE}.md",
+        params={"ask": "How do I rotate an API key?"},
+        headers={"Accept": "application/json"},
     )
     assert as_json.json()["mode"] == "local" and as_json.headers["x-robots-tag"] == "noindex"
 

@@ -63,7 +63,9 @@ async def test_chat_key_action_needs_approval_by_its_owner(
         "/v1/chat", json={"conversation_id": conv, "approve": pending["id"]}, headers=bob.headers
     )
     assert_error(denied, 404, "not_found")
-    assert_error(await client.get(f"/v1/conversations/{conv}", headers=bob.headers), 404, "not_found")
+    assert_error(
+        await client.get(f"/v1/conversations/{conv}", headers=bob.headers), 404, "not_found"
+    )
     assert_error(await client.get(f"/v1/conversations/{conv}"), 404, "not_found")
     assert_error(
         await client.post("/v1/chat", json={"conversation_id": conv, "approve": pending["id"]}),
@@ -94,8 +96,9 @@ async def test_chat_reject_leaves_key_alone(client: httpx.AsyncClient, alice: Us
     rejected = await client.post("/v1/chat", json=body, headers=alice.headers)
     assert rejected.status_code == 200 and rejected.json()["secret"] is None
     assert (await client.get("/v1/me", headers=alice.headers)).status_code == 200
-    again = await client.post("/v1/chat", json=body | {"reject": None, "approve": body["reject"]},
-                              headers=alice.headers)
+    again = await client.post(
+        "/v1/chat", json=body | {"reject": None, "approve": body["reject"]}, headers=alice.headers
+    )
     assert_error(again, 404, "not_found")  # single use
 
 
@@ -118,21 +121,35 @@ async def test_openai_compatible_routes(client: httpx.AsyncClient) -> None:
 
 async def test_tools_list_and_invoke(client: httpx.AsyncClient, alice: User, bob: User) -> None:
     tools = {t["function"]["name"]: t for t in (await client.get("/v1/tools")).json()}
-    assert {"searchDocumentation", "getPage", "askQuestion", "sendFeedback", "list_api_keys",
-            "generate_api_key", "rotate_api_key", "revoke_api_key"} <= set(tools)
+    assert {
+        "searchDocumentation",
+        "getPage",
+        "askQuestion",
+        "sendFeedback",
+        "list_api_keys",
+        "generate_api_key",
+        "rotate_api_key",
+        "revoke_api_key",
+    } <= set(tools)
     assert "ctx" not in json.dumps(tools["rotate_api_key"]["function"]["parameters"])
-    found = (await client.post("/v1/tools/searchDocumentation", json={"query": "rotate key"})).json()
+    found = (
+        await client.post("/v1/tools/searchDocumentation", json={"query": "rotate key"})
+    ).json()
     assert found["result"] and found["result"][0]["url"].startswith("http://127.0.0.1/")
     assert_error(await client.post("/v1/tools/list_api_keys", json={}), 401, "unauthorized")
     assert_error(await client.post("/v1/tools/nope", json={}), 404, "not_found")
 
     made = (
-        await client.post("/v1/tools/generate_api_key", json={"name": "tool-made"}, headers=alice.headers)
+        await client.post(
+            "/v1/tools/generate_api_key", json={"name": "tool-made"}, headers=alice.headers
+        )
     ).json()
     secret = remember_secret(made["secret"]["api_key"])
     assert secret not in json.dumps(made["result"])
     staged = (
-        await client.post("/v1/tools/rotate_api_key", json={"key": "tool-made"}, headers=alice.headers)
+        await client.post(
+            "/v1/tools/rotate_api_key", json={"key": "tool-made"}, headers=alice.headers
+        )
     ).json()
     assert staged["result"]["status"] == "pending_approval"
     assert (await client.get("/v1/me", headers={"X-Api-Key": secret})).status_code == 200
@@ -164,34 +181,44 @@ async def test_tools_list_and_invoke(client: httpx.AsyncClient, alice: User, bob
 async def test_feedback_and_insights(
     app: FastAPI, client: httpx.AsyncClient, services: AgentServices, alice: User
 ) -> None:
-    admin, secret = services.keys.create("admin", f"k-{alice.owner}", actor="admin")
+    _admin, secret = services.keys.create("admin", f"k-{alice.owner}", actor="admin")
     admin_headers = {"X-Api-Key": remember_secret(secret)}
     unanswered = "What is the price of the enterprise plan in euros?"
     first = (await client.post("/v1/chat", json={"message": unanswered})).json()
     assert first["mode"] == "none"
     ok = await client.post(
         "/v1/feedback",
-        json={"conversation_id": first["conversation_id"], "turn": 0, "rating": "down",
-              "comment": "no pricing page"},
+        json={
+            "conversation_id": first["conversation_id"],
+            "turn": 0,
+            "rating": "down",
+            "comment": "no pricing page",
+        },
     )
     assert ok.json() == {"ok": True}
     assert_error(
-        await client.post("/v1/feedback", json={"conversation_id": first["conversation_id"],
-                                                "turn": 5, "rating": "up"}),
+        await client.post(
+            "/v1/feedback",
+            json={"conversation_id": first["conversation_id"], "turn": 5, "rating": "up"},
+        ),
         404,
         "not_found",
     )
     assert_error(
-        await client.post("/v1/feedback", json={"conversation_id": "c", "turn": 0, "rating": "up",
-                                                "comment": "x" * 2049}),
+        await client.post(
+            "/v1/feedback",
+            json={"conversation_id": "c", "turn": 0, "rating": "up", "comment": "x" * 2049},
+        ),
         400,
         "bad_request",
     )
     # alice's own conversation: nobody else may rate it
     mine = (await client.post("/v1/chat", json={"message": QUESTION}, headers=alice.headers)).json()
     assert_error(
-        await client.post("/v1/feedback", json={"conversation_id": mine["conversation_id"],
-                                                "turn": 0, "rating": "up"}),
+        await client.post(
+            "/v1/feedback",
+            json={"conversation_id": mine["conversation_id"], "turn": 0, "rating": "up"},
+        ),
         404,
         "not_found",
     )
@@ -205,6 +232,8 @@ async def test_feedback_and_insights(
     assert unanswered.lower() in questions
     entry = next(u for u in report["unanswered"] if u["question"] == unanswered.lower())
     assert entry["closest"] and entry["closest"][0]["url"].startswith("https://docs.nexos.ai/")
-    assert any(f["comment"] == "no pricing page" and f["rating"] == "down" for f in report["feedback"])
+    assert any(
+        f["comment"] == "no pricing page" and f["rating"] == "down" for f in report["feedback"]
+    )
     assert "A1b2A1b2" not in json.dumps(report)
     assert set(report["latency_ms"]) == {"p50", "p95", "p99"}

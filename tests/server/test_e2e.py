@@ -48,7 +48,10 @@ def test_key_lifecycle_over_http(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.url, timeout=30) as c:
         created = c.post("/v1/user/api_keys", json={"name": "deploy"}, headers=user.headers).json()
         key = remember_secret(created["api_key"])
-        assert c.get("/v1/user/api_keys", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert (
+            c.get("/v1/user/api_keys", headers={"Authorization": f"Bearer {key}"}).status_code
+            == 200
+        )
         rotated = c.post(f"/v1/user/api_keys/{created['id']}/rotate", headers={"X-Api-Key": key})
         new = remember_secret(rotated.json()["api_key"])
         assert c.get("/v1/user/api_keys", headers={"X-Api-Key": key}).status_code == 401
@@ -115,7 +118,12 @@ async def test_mcp_tools(live_server: LiveServer) -> None:
     assert "api-keys.md#" in texts(found)
     asked = await call(url, user.secret, "askQuestion", {"question": QUESTION})
     assert texts(asked).startswith(f"# {QUESTION}") and "# Sources:" in texts(asked)
-    page = await call(url, user.secret, "getPage", {"url": "https://docs.nexos.ai/workspace/settings/user-settings/api-keys.md"})
+    page = await call(
+        url,
+        user.secret,
+        "getPage",
+        {"url": "https://docs.nexos.ai/workspace/settings/user-settings/api-keys.md"},
+    )
     assert "# API Keys" in texts(page)
 
     # generate: the secret reaches the user through elicitation, not the tool result
@@ -153,7 +161,9 @@ async def test_mcp_cannot_touch_another_users_keys(live_server: LiveServer) -> N
     listed = await call(live_server.url, bob.secret, "list_api_keys", {})
     assert alice.key_id not in texts(listed)
     for tool in ("rotate_api_key", "revoke_api_key"):
-        result = await call(live_server.url, bob.secret, tool, {"key": alice.key_id}, Elicitor(True))
+        result = await call(
+            live_server.url, bob.secret, tool, {"key": alice.key_id}, Elicitor(True)
+        )
         assert result.is_error
     anonymous = await call(live_server.url, "dak_not_a_key", "list_api_keys", {})
     assert anonymous.is_error
@@ -162,7 +172,7 @@ async def test_mcp_cannot_touch_another_users_keys(live_server: LiveServer) -> N
 
 
 class _Upstream(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         query = parse_qs(urlsplit(self.path).query)
         question = query.get("ask", [""])[0]
         body = (
@@ -201,8 +211,11 @@ def test_ask_proxy_falls_back_to_upstream_on_loopback(tmp_path: Path, upstream: 
             assert asked.headers["x-robots-tag"] == "noindex"
             assert "priced per seat" in asked.text
             assert f"({url}/pricing.md)" in asked.text
-            as_json = c.get(path, params={"ask": "How much does the enterprise plan cost?"},
-                            headers={"Accept": "application/json"}).json()
+            as_json = c.get(
+                path,
+                params={"ask": "How much does the enterprise plan cost?"},
+                headers={"Accept": "application/json"},
+            ).json()
             assert as_json["mode"] == "fallback"
             assert json.loads(c.get("/healthz").text) == {"status": "ok"}
     finally:

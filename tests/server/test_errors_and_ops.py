@@ -28,7 +28,9 @@ async def test_error_shape_for_every_kind_of_error(client: httpx.AsyncClient, al
     assert_error(await client.get("/v1/nothing-here"), 404, "not_found")
     assert_error(await client.get("/v1/user/api_keys"), 401, "unauthorized")
     assert_error(
-        await client.get("/v1/user/api_keys", headers={"X-Api-Key": "dak_wrong"}), 401, "unauthorized"
+        await client.get("/v1/user/api_keys", headers={"X-Api-Key": "dak_wrong"}),
+        401,
+        "unauthorized",
     )
     assert_error(await client.post("/v1/chat", json={}), 400, "bad_request")
     assert_error(await client.post("/v1/chat", content=b"{not json"), 400, "bad_request")
@@ -36,7 +38,9 @@ async def test_error_shape_for_every_kind_of_error(client: httpx.AsyncClient, al
     assert_error(await client.get("/v1/insights", headers=alice.headers), 403, "forbidden")
     long_question = "x" * 513
     assert_error(
-        await client.get("/workspace/settings/user-settings/api-keys.md", params={"ask": long_question}),
+        await client.get(
+            "/workspace/settings/user-settings/api-keys.md", params={"ask": long_question}
+        ),
         400,
         "bad_request",
     )
@@ -46,7 +50,9 @@ async def test_error_shape_for_every_kind_of_error(client: httpx.AsyncClient, al
         "conflict",
     )
     assert_error(
-        await client.patch("/v1/user/api_keys/no-such-id", json={"name": "x"}, headers=alice.headers),
+        await client.patch(
+            "/v1/user/api_keys/no-such-id", json={"name": "x"}, headers=alice.headers
+        ),
         404,
         "not_found",
     )
@@ -80,7 +86,11 @@ async def test_require_auth_closes_everything_but_health(tmp_path, services: Age
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
             assert (await c.get("/healthz")).status_code == 200
-            for path in ("/llms.txt", "/workspace/settings/user-settings/api-keys.md", "/v1/models"):
+            for path in (
+                "/llms.txt",
+                "/workspace/settings/user-settings/api-keys.md",
+                "/v1/models",
+            ):
                 assert_error(await c.get(path), 401, "unauthorized")
             assert_error(await c.post("/v1/chat", json={"message": "hi"}), 401, "unauthorized")
             assert (await c.get("/llms.txt", headers=user.headers)).status_code == 200
@@ -142,3 +152,20 @@ async def test_bootstrap_admin_key_printed_once_and_is_admin(
                     assert insights.status_code == 200
             else:
                 assert keys == []
+
+
+def test_serve_command_runs_uvicorn_with_the_factory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import server.cli.serve as serve_module
+    from server.cli import app as cli
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(
+        serve_module.uvicorn, "run", lambda target, **kw: calls.append({"target": target, **kw})
+    )
+    monkeypatch.setenv("DOCSAGENT_PORT", "8123")
+    result = CliRunner().invoke(cli, ["serve", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["target"] == "server.app:app_factory" and calls[0]["factory"] is True
+    assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8123 and calls[0]["workers"] == 2

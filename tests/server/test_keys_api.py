@@ -18,18 +18,28 @@ async def test_create_list_update_delete(client: httpx.AsyncClient, alice: User)
     secret = remember_secret(body["api_key"])
     assert secret.startswith("dak_") and "…" not in secret and "*" not in secret
     assert set(body) == {
-        "id", "api_key", "name", "enabled", "removed", "created_at", "updated_at",
-        "last_used_at", "expiration_date",
+        "id",
+        "api_key",
+        "name",
+        "enabled",
+        "removed",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+        "expiration_date",
     }
     listed = (await client.get(API, headers=alice.headers)).json()
     names = {k["name"]: k for k in listed}
     assert set(names) == {"main", "Production"}
     assert secret not in str(listed)  # masked in lists
     # the new key works
-    assert (await client.get("/v1/me", headers={"X-Api-Key": secret})).json()["owner"] == alice.owner
+    assert (await client.get("/v1/me", headers={"X-Api-Key": secret})).json()[
+        "owner"
+    ] == alice.owner
 
-    patched = await client.patch(f"{API}/{body['id']}", json={"name": "Prod", "enabled": False},
-                                 headers=alice.headers)
+    patched = await client.patch(
+        f"{API}/{body['id']}", json={"name": "Prod", "enabled": False}, headers=alice.headers
+    )
     assert patched.status_code == 200 and patched.json()["name"] == "Prod"
     assert patched.json()["enabled"] is False
     assert_error(await client.get("/v1/me", headers={"X-Api-Key": secret}), 401, "unauthorized")
@@ -37,7 +47,9 @@ async def test_create_list_update_delete(client: httpx.AsyncClient, alice: User)
     deleted = await client.delete(f"{API}/{body['id']}", headers=alice.headers)
     assert deleted.status_code == 204
     assert_error(await client.delete(f"{API}/unknown", headers=alice.headers), 404, "not_found")
-    assert_error(await client.post(API, json={"name": ""}, headers=alice.headers), 400, "bad_request")
+    assert_error(
+        await client.post(API, json={"name": ""}, headers=alice.headers), 400, "bad_request"
+    )
     assert_error(await client.post(API, json={}, headers=alice.headers), 400, "bad_request")
 
 
@@ -78,7 +90,9 @@ async def test_bulk_update_and_remove(client: httpx.AsyncClient, alice: User) ->
     by_id = {k["id"]: k for k in result.json()}
     assert by_id[a["id"]]["name"] == "a2" and by_id[b["id"]]["removed"] is True
     too_many = {"items": [{"id": a["id"]}] * 101}
-    assert_error(await client.post(f"{API}/bulk", json=too_many, headers=alice.headers), 400, "bad_request")
+    assert_error(
+        await client.post(f"{API}/bulk", json=too_many, headers=alice.headers), 400, "bad_request"
+    )
 
 
 async def test_another_owners_key_is_not_found_everywhere(
@@ -90,7 +104,9 @@ async def test_another_owners_key_is_not_found_everywhere(
         client.delete(f"{API}/{target}", headers=bob.headers),
         client.post(f"{API}/{target}/rotate", headers=bob.headers),
         client.patch(f"{API}/{target}/regenerate", headers=bob.headers),
-        client.post(f"{API}/bulk", json={"items": [{"id": target, "remove": True}]}, headers=bob.headers),
+        client.post(
+            f"{API}/bulk", json={"items": [{"id": target, "remove": True}]}, headers=bob.headers
+        ),
     ]
     for attempt in attempts:
         assert_error(await attempt, 404, "not_found")

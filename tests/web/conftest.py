@@ -84,7 +84,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         fallback_enabled=False,
         rate_limit_per_key=0,
         rate_limit_failed_auth=0,
-        admins="insights-admin",
+        admins="insights-admin,screens",
     )
     app = create_app(settings)
     sock = _free_socket()

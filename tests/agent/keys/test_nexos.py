@@ -283,7 +283,7 @@ def test_malformed_answers(
     mock: respx.MockRouter, sleeps: Sleeps, response: httpx.Response
 ) -> None:
     mock.get("/v1/user/api_keys").mock(return_value=response)
-    with pytest.raises(BackendError, match="nexos.ai returned"):
+    with pytest.raises(BackendError, match=r"nexos\.ai returned"):
         manager(sleeps).list("me")
 
 

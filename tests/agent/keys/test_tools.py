@@ -60,10 +60,10 @@ def test_rotate_and_revoke_by_name_or_id(
 ) -> None:
     created = generate_api_key(ctx, "Production")
     rotated = rotate_api_key(ctx, "Production")
-    old, new = delivered
+    _, new = delivered
     assert rotated["id"] == created["id"] and new.api_key not in json.dumps(rotated)
     assert keys.verify(new.api_key).key_id == created["id"]
-    assert [e.approval_id for e in keys.audit("alice")][0] == "ap-9"
+    assert keys.audit("alice")[0].approval_id == "ap-9"
     revoked = revoke_api_key(ctx, created["id"])
     assert revoked["status"] == "revoked"
     assert list_api_keys(ctx) == []

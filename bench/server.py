@@ -1,0 +1,226 @@
+"""Server benchmark on loopback: requests/s and p50/p99 latency of `?ask=` (local answers),
+`POST /v1/chat`, and an authenticated route (key verification + listing the caller's keys,
+with the per-key rate-limit counter on), against a bare FastAPI hello-world served the same
+way (uvicorn, one worker) in the same run; prints the ratio and the server's peak RSS.
+
+    .venv/bin/python bench/server.py [--clients 16] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+HELLO = (
+    "from fastapi import FastAPI\n"
+    "app = FastAPI()\n"
+    "@app.get('/hello')\n"
+    "async def hello() -> dict[str, str]:\n"
+    "    return {'hello': 'world'}\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start(args: list[str], env: dict[str, str], cwd: Path, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *args,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=cwd,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if (
+                httpx.get(
+                    f"http://127.0.0.1:{port}/healthz"
+                    if "factory" in " ".join(args)
+                    else f"http://127.0.0.1:{port}/hello",
+                    timeout=1,
+                ).status_code
+                == 200
+            ):
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+class Conn:
+    """A minimal keep-alive HTTP/1.1 client (one connection per simulated client), so the
+    load generator costs far less CPU than the servers it measures."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        lines = [
+            f"{method} {target} HTTP/1.1",
+            f"Host: 127.0.0.1:{self.port}",
+            f"Content-Length: {len(body)}",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = re.search(rb"(?i)content-length: *(\d+)", head)
+        await self.reader.readexactly(int(length.group(1)) if length else 0)
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def load(
+    name: str, port: int, clients: int, seconds: float, make: object
+) -> tuple[str, float, float, float, int]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        conn = Conn(port)
+        try:
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                status = await make(conn)  # type: ignore[operator]
+                latencies.append(time.perf_counter() - started)
+                errors += status >= 400
+        finally:
+            conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return name, len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    opts = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="docsagent-bench-"))
+    shutil.copytree(REPO / "docs_cache", work / "docs_cache")
+    (work / "hello_app.py").write_text(HELLO)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSAGENT_")}
+    env.update(
+        PYTHONPATH=str(REPO),
+        ANONYMIZED_TELEMETRY="False",
+        DOCSAGENT_DATA_DIR=str(work / "data"),
+        DOCSAGENT_DOCS_CACHE=str(work / "docs_cache"),
+        DOCSAGENT_FALLBACK_ENABLED="false",
+        DOCSAGENT_RATE_LIMIT_PER_KEY=os.environ.get("BENCH_RATE_LIMIT", "1000000000"),
+        DOCSAGENT_LOG_LEVEL="WARNING",
+    )
+    port, hello_port = free_port(), free_port()
+    server = start(["--factory", "server.app:app_factory"], env, work, port)
+    hello = start(["hello_app:app"], env, work, hello_port)
+    try:
+        secret = ""
+        while not secret:
+            line = server.stderr.readline() if server.stderr else ""
+            found = re.search(r"(dak_[A-Za-z0-9_-]{20,})", line)
+            secret = found.group(1) if found else ""
+        auth = {"Authorization": f"Bearer {secret}"}
+        page = "/workspace/settings/user-settings/api-keys.md"
+        questions = [
+            "How do I rotate an API key?",
+            "How do I generate an API key?",
+            "What happens to the old key when I rotate it?",
+        ]
+        counter = iter(range(10**9))
+        json_headers = {"Content-Type": "application/json"}
+
+        def ask(c: Conn) -> object:
+            q = quote(questions[next(counter) % 3])
+            return c.request("GET", f"{page}?ask={q}", {})
+
+        def chat(c: Conn) -> object:
+            body = json.dumps({"message": questions[next(counter) % 3]}).encode()
+            return c.request("POST", "/v1/chat", json_headers, body)
+
+        def keys(c: Conn) -> object:
+            return c.request("GET", "/v1/user/api_keys", auth)
+
+        def hello_world(c: Conn) -> object:
+            return c.request("GET", "/hello", {})
+
+        results = [
+            asyncio.run(load(name, target, opts.clients, opts.seconds, make))
+            for name, target, make in (
+                ("?ask= (local)", port, ask),
+                ("POST /v1/chat", port, chat),
+                ("GET /v1/user/api_keys (auth)", port, keys),
+                ("hello-world", hello_port, hello_world),
+            )
+        ]
+        print(f"clients={opts.clients} seconds={opts.seconds} (1 uvicorn worker each, loopback)")
+        print(f"{'route':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for name, rps, p50, p99, errors in results:
+            print(f"{name:32} {rps:8.1f} {p50:8.1f} {p99:8.1f} {errors:7d}")
+        ratio = results[2][1] / results[3][1]
+        print(f"authenticated / hello-world requests/s: {ratio:.2f}")
+        print(f"docsagent server peak RSS: {peak_rss_mb(server.pid):.0f} MB")
+    finally:
+        for proc in (server, hello):
+            proc.terminate()
+            proc.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
