@@ -55,8 +55,9 @@ def default_model_path() -> Path:
 class MiniLMEmbeddings(Embeddings):
     """all-MiniLM-L6-v2 (int8 ONNX): mean-pooled, L2-normalised 384-d vectors.
 
-    Texts are sorted by length and batched with dynamic padding, so short chunks never pay
-    for long ones; word pieces beyond 256 are truncated (the chunker keeps chunks under it).
+    Texts are sorted by length and batched with dynamic padding (at most `batch_size` rows
+    and `max_batch_tokens` padded tokens per batch), so short chunks never pay for long
+    ones; word pieces beyond 256 are truncated (the chunker keeps chunks under it).
     """
 
     model_name: str = LOCAL_MODEL_NAME
@@ -69,6 +70,7 @@ class MiniLMEmbeddings(Embeddings):
         tokenizer_path: Path | None = None,
         threads: int = 0,
         batch_size: int = 32,
+        max_batch_tokens: int = 4096,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -91,6 +93,7 @@ class MiniLMEmbeddings(Embeddings):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # the arena keeps the peak batch's memory forever
         try:
             self.session = ort.InferenceSession(
                 str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
@@ -98,6 +101,9 @@ class MiniLMEmbeddings(Embeddings):
         except Exception as exc:
             raise ConfigError(f"cannot load embedding model {model_path}: {exc}") from exc
         self.batch_size = batch_size
+        # rows x width cap: long texts go 16 at a time, keeping attention buffers (and peak
+        # RSS) small at the same throughput
+        self.max_batch_tokens = max_batch_tokens
         self.tokens_embedded = 0  # word pieces (incl. [CLS]/[SEP]) run through the model
 
     def count_tokens(self, text: str) -> int:
@@ -133,9 +139,17 @@ class MiniLMEmbeddings(Embeddings):
             return out
         ids = self.encode(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), self.batch_size):
-            picked = order[start : start + self.batch_size]
-            out[picked] = self.run_batch([ids[i] for i in picked])
+        picked: list[int] = []
+        for i in order:  # ascending length: the newest row is always the widest
+            if picked and (
+                len(picked) >= self.batch_size
+                or (len(picked) + 1) * len(ids[i]) > self.max_batch_tokens
+            ):
+                out[picked] = self.run_batch([ids[j] for j in picked])
+                picked = []
+            picked.append(i)
+        if picked:
+            out[picked] = self.run_batch([ids[j] for j in picked])
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

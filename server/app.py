@@ -29,6 +29,7 @@ from server import errors as http
 from server.answering import Answering
 from server.auth import bootstrap_admin
 from server.config import Settings, get_settings
+from server.deps import doc_index
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
 from server.problems import error_body, to_server_error
@@ -41,11 +42,12 @@ _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 
 
 async def ensure_index(settings: Settings, services: AgentServices) -> None:
     """Ingest the docs cache when the index is empty (first start)."""
-    empty = await anyio.to_thread.run_sync(lambda: services.index.count() == 0)
+    index = doc_index(services)
+    empty = await anyio.to_thread.run_sync(lambda: index.count() == 0)
     if not empty or not settings.docs_cache.exists():
         return
     log.info("index is empty: ingesting %s", settings.docs_cache)
-    report = await run_ingest(settings, [str(settings.docs_cache)], index=services.index)
+    report = await run_ingest(settings, [str(settings.docs_cache)], index=index)
     log.info("ingested docs cache: %s", type(report).__name__)
 
 
@@ -105,7 +107,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        built = services or await anyio.to_thread.run_sync(lambda: build_services(settings))
+        built: AgentServices = (
+            services
+            if services is not None
+            else await anyio.to_thread.run_sync(lambda: build_services(settings))
+        )
         await _prepare(settings, built)
         app.state.services = built
         app.state.insights = InsightsStore(

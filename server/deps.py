@@ -3,19 +3,25 @@ through `app.dependency_overrides`. Objects built at start-up live on `app.state
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
 from agent.insights import InsightsStore
 from agent.keys.base import KeyManager, Principal
 from agent.service import AgentServices
+from ingest.store import DocIndex
 from server.answering import Answering
 from server.auth import optional_principal
 from server.config import Settings
 from server.errors import Forbidden
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
+
+
+def doc_index(services: AgentServices) -> DocIndex:
+    """The services' index as the ingest layer's DocIndex (pages, stats, counts)."""
+    return cast(DocIndex, services.index)
 
 
 def get_settings(request: Request) -> Settings:

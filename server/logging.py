@@ -23,6 +23,8 @@ from server.metrics import Metrics
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LOGGER = "docsagent"
+# third-party loggers that write whole payloads at DEBUG (sse_starlette logs every SSE chunk)
+PAYLOAD_LOGGERS = ("sse_starlette", "sse_starlette.sse")
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,6 +53,8 @@ def configure_logging(level: str) -> None:
     records all come out as JSON lines (and the SDK's `basicConfig` becomes a no-op).
     Idempotent: a second app in the same process adds nothing."""
     logging.getLogger(LOGGER).setLevel(level.upper())
+    for name in PAYLOAD_LOGGERS:  # they log response bodies (secrets) at DEBUG
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
     root = logging.getLogger()
     if not any(getattr(h, "_docsagent", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)

@@ -21,7 +21,7 @@ from ingest.cache import DocsCache
 from ingest.llms_txt import LlmsEntry, parse_llms_txt, render_llms_txt
 from server import markdown as md
 from server.config import Settings
-from server.deps import AnsweringDep, OptionalPrincipal, ServicesDep, SettingsDep
+from server.deps import AnsweringDep, OptionalPrincipal, ServicesDep, SettingsDep, doc_index
 from server.errors import BadRequest, NotFound
 
 router = APIRouter(tags=["docs (GitBook-compatible)"])
@@ -39,7 +39,7 @@ def _site(settings: Settings) -> str:
 
 def _page_map(services: AgentServices) -> dict[str, str]:
     """Ingested page URL → title."""
-    return {page.url: page.title for page in services.index.pages()}
+    return {page.url: page.title for page in doc_index(services).pages()}
 
 
 def _page_body(settings: Settings, services: AgentServices, url: str) -> str:

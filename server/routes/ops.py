@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
 from ingest.errors import IngestError
-from server.deps import CurrentPrincipal, MetricsDep, OptionalPrincipal, ServicesDep
+from server.deps import CurrentPrincipal, MetricsDep, OptionalPrincipal, ServicesDep, doc_index
 from server.errors import Unavailable
 from server.metrics import CONTENT_TYPE_LATEST
 
@@ -34,7 +34,7 @@ async def readyz(services: ServicesDep) -> dict[str, Any]:
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("database unreachable") from exc
         try:
-            stats = services.index.stats()
+            stats = doc_index(services).stats()
         except IngestError as exc:
             raise Unavailable("index unreachable") from exc
         return {"status": "ready", "index": stats}

@@ -182,11 +182,35 @@ function showSecret(secret) {
   showSecretDialog({ title: "Save your new API key", name: secret.name, secret: secret.api_key });
 }
 
+/** Turn "[n]" markers in the answer's text into links to the n-th source. */
+function linkCitations(root, sources) {
+  if (!sources.length) return;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (/\[\d{1,2}\]/.test(node.nodeValue) && !node.parentElement.closest("a, code, pre")) nodes.push(node);
+  }
+  for (const node of nodes) {
+    const parts = node.nodeValue.split(/(\[\d{1,2}\])/);
+    const replacement = parts.map((part) => {
+      const match = /^\[(\d{1,2})\]$/.exec(part);
+      const source = match && sources[Number(match[1]) - 1];
+      const link = source && linkTo(source.url, part);
+      if (!link) return document.createTextNode(part);
+      link.setAttribute("title", source.section || source.title || source.url);
+      return el("sup", { className: "cite" }, link);
+    });
+    node.replaceWith(...replacement);
+  }
+}
+
 /** Fill an assistant turn with a finished answer (from `done` or from history). */
 function finish(turn, answer, { live }) {
   turn.meta.replaceChildren(modeBadge(answer.mode), el("span", { text: "Assistant" }));
   turn.body.className = "answer";
   turn.body.replaceChildren(renderMarkdown(answer.answer || answer.content || ""));
+  linkCitations(turn.body, answer.sources || []);
   turn.extras.replaceChildren();
   for (const part of [
     renderSources(answer.sources),

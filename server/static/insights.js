@@ -26,7 +26,9 @@ function shortDate(iso) {
 function dataTable(days) {
   const head = el("tr", {}, el("th", { scope: "col", text: "Date" }), ...SERIES.map((s) => el("th", { scope: "col", text: s.label })));
   const body = days.map((day) => el("tr", {}, el("th", { scope: "row", text: day.date }), ...SERIES.map((s) => el("td", { text: String(day[s.key] || 0) }))));
-  return el("table", { className: "visually-hidden" }, el("caption", { text: "Questions per day by answer mode" }), el("thead", {}, head), el("tbody", {}, ...body));
+  // Tables ignore a 1px width, so the screen-reader copy is hidden by a wrapper.
+  const table = el("table", {}, el("caption", { text: "Questions per day by answer mode" }), el("thead", {}, head), el("tbody", {}, ...body));
+  return el("div", { className: "visually-hidden" }, table);
 }
 
 function renderUnanswered(items) {
@@ -74,6 +76,31 @@ function renderFeedback(items) {
   }
 }
 
+let lastData = null;
+
+/** Draw the per-day chart at the panel's own width, so labels stay readable on phones. */
+function drawPerDay() {
+  if (!lastData) return;
+  const box = document.getElementById("per-day");
+  const days = lastData.days || [];
+  const width = Math.max(300, Math.round(box.clientWidth || 720));
+  box.replaceChildren(
+    stackedBars(days, SERIES, {
+      title: "Questions per day by answer mode",
+      label: (row) => shortDate(row.date),
+      width,
+      height: width < 500 ? 220 : 260,
+    }),
+    dataTable(days),
+  );
+}
+
+let resizeTimer = 0;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(drawPerDay, 150);
+});
+
 function render(data) {
   document.getElementById("total").textContent = String(data.total ?? 0);
   const rate = Number(data.fallback_rate) || 0;
@@ -88,14 +115,12 @@ function render(data) {
   );
   const legend = document.getElementById("legend");
   legend.replaceChildren(...SERIES.map((s) => el("span", {}, el("i", { className: s.className, "aria-hidden": "true" }), s.label)));
-  const days = data.days || [];
-  document.getElementById("per-day").replaceChildren(
-    stackedBars(days, SERIES, { title: "Questions per day by answer mode", label: (row) => shortDate(row.date) }),
-    dataTable(days),
-  );
+  lastData = data;
+  drawPerDay();
   renderUnanswered(data.unanswered || []);
   renderFeedback(data.feedback || []);
   container.hidden = false;
+  drawPerDay();
 }
 
 async function load() {

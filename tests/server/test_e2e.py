@@ -5,6 +5,7 @@ client, and the ask proxy falling back to a fake upstream docs site on loopback.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,15 @@ from tests.server.conftest import LiveServer, make_settings, new_user, serve_in_
 from tests.server.test_chat_and_tools import sse_events
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _quiet_mcp_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's *client* logs every SSE message at DEBUG; in these tests the client plays
+    the user who receives a secret, so that test-side log must not trip the leak watch.
+    (The server side is covered: its payload loggers are raised to INFO.)"""
+    logger = logging.getLogger("mcp.client.streamable_http")
+    monkeypatch.setattr(logger, "level", logging.INFO)
 QUESTION = "How do I rotate an API key?"
 
 

@@ -8,6 +8,7 @@ nothing leaves the machine. Each test signs in as its own owner (`users.new(...)
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -58,9 +59,7 @@ class LiveServer:
 
     def status_with(self, secret: str) -> int:
         """HTTP status of `GET /v1/user/api_keys` authenticated with `secret`."""
-        response = self.http.get(
-            "/v1/user/api_keys", headers={"Authorization": f"Bearer {secret}"}
-        )
+        response = self.http.get("/v1/user/api_keys", headers={"Authorization": f"Bearer {secret}"})
         return response.status_code
 
 
@@ -78,14 +77,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         pytest.fail("Chromium is missing: apt-get install chromium (.ci/run does this)")
     root = tmp_path_factory.mktemp("web-server")
     shutil.copytree(CORPUS, root / "docs_cache")
-    settings = Settings(
-        data_dir=root / "data",
-        docs_cache=root / "docs_cache",
-        fallback_enabled=False,
-        rate_limit_per_key=0,
-        rate_limit_failed_auth=0,
-        admins="insights-admin,screens",
-    )
+    with pytest.MonkeyPatch.context() as env:
+        # Session-scoped, so the autouse isolation has not run yet: do the same here.
+        for name in list(os.environ):
+            if name.startswith("DOCSAGENT_"):
+                env.delenv(name)
+        env.setenv("ANONYMIZED_TELEMETRY", "False")
+        env.chdir(root)  # no stray .env from the repo
+        settings = Settings.model_validate(
+            {
+                "data_dir": root / "data",
+                "docs_cache": root / "docs_cache",
+                "fallback_enabled": False,
+                "rate_limit_per_key": 0,
+                "rate_limit_failed_auth": 0,
+                "admins": "insights-admin,screens",
+            }
+        )
     app = create_app(settings)
     sock = _free_socket()
     port = sock.getsockname()[1]
@@ -123,9 +131,7 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
     """A fresh desktop browser context (own sessionStorage), clipboard allowed."""
-    ctx = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}
-    )
+    ctx = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     ctx.set_default_timeout(15_000)
     yield ctx

@@ -86,9 +86,7 @@ def test_generate_copy_rotate_revoke_flow(page: Page, live_server: LiveServer) -
     # 4. Rotate → confirmation window → the new key once in the same pop-up.
     row.get_by_role("button", name="Rotate Production").click()
     confirm = page.get_by_role("dialog", name="Rotate API key?")
-    expect(confirm).to_contain_text(
-        "will be permanently disabled and replaced with a new one"
-    )
+    expect(confirm).to_contain_text("will be permanently disabled and replaced with a new one")
     confirm.get_by_role("button", name="Rotate", exact=True).click()
     second = secret_in_dialog(page)
     assert second != first
@@ -100,11 +98,15 @@ def test_generate_copy_rotate_revoke_flow(page: Page, live_server: LiveServer) -
     assert live_server.status_with(second) == 200
 
     # 5. Revoke, with its own confirmation.
-    page.locator("tr", has_text="Production").get_by_role("button", name="Revoke Production").click()
+    page.locator("tr", has_text="Production").get_by_role(
+        "button", name="Revoke Production"
+    ).click()
     confirm = page.get_by_role("dialog", name="Revoke API key?")
     expect(confirm).to_contain_text("stop working immediately")
     confirm.get_by_role("button", name="Revoke", exact=True).click()
-    expect(page.locator("tr", has_text="Production")).to_have_count(0)  # revoked keys leave the list
+    expect(page.locator("tr", has_text="Production")).to_have_count(
+        0
+    )  # revoked keys leave the list
     assert live_server.status_with(second) == 401
     assert live_server.status_with(login) == 200
 
@@ -180,3 +182,24 @@ def test_signed_out_page_asks_for_a_key_and_sign_out_clears_it(
     expect(page.locator("tr", has_text="sam-login")).to_have_count(0)
     page.reload()
     expect(page.get_by_role("button", name="Generate API key")).to_be_disabled()
+
+
+def test_rotating_the_session_key_keeps_the_page_signed_in(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    login = live_server.new_user("rhea")
+    sign_in_storage(context, login)
+    page.goto("/settings/api-keys")
+    row = page.locator("tr", has_text="rhea-login")
+    expect(row).to_contain_text("this session")
+    row.get_by_role("button", name="Rotate rhea-login").click()
+    page.get_by_role("dialog", name="Rotate API key?").get_by_role(
+        "button", name="Rotate", exact=True
+    ).click()
+    replacement = secret_in_dialog(page)
+    page.locator("dialog.secret-dialog").get_by_role("button", name="I saved it, close").click()
+    expect(page.locator("tr", has_text="rhea-login")).to_contain_text("this session")
+    assert live_server.status_with(login) == 401
+    assert live_server.status_with(replacement) == 200
+    page.reload()
+    expect(page.get_by_test_id("signed-in-as")).to_contain_text("rhea")

@@ -66,7 +66,9 @@ def test_questions_feedback_and_gaps_show_up_in_insights(
     assert page.locator("#feedback b").count() == 0
 
     again.click()
-    expect(page.get_by_label("Your question")).to_have_value(re.compile(re.escape(UNANSWERED), re.I))
+    expect(page.get_by_label("Your question")).to_have_value(
+        re.compile(re.escape(UNANSWERED), re.I)
+    )
 
 
 def test_insights_are_for_admins_only(
