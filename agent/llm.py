@@ -151,7 +151,9 @@ def _tools(services: AgentServices, turn: _Turn) -> list[BaseTool]:
             return SIGN_IN
         approval = turn.approval
         try:
-            record = key_tools.resolve_key(services.keys, turn.principal.owner, key)
+            record = key_tools.resolve_key(
+                services.keys, turn.principal.owner, key, principal=turn.principal
+            )
         except KeyError_ as exc:
             return f"No such key: {exc}"
         if approval is None or approval.tool != tool or approval.key_id != record.id:
@@ -308,7 +310,10 @@ def _stage(
         return Answer(answer=SIGN_IN, mode="action"), {}
     try:
         record = key_tools.resolve_key(
-            services.keys, principal.owner, str(request["args"].get("key", ""))
+            services.keys,
+            principal.owner,
+            str(request["args"].get("key", "")),
+            principal=principal,
         )
     except KeyError_:
         text = "I could not tell which key you mean; nothing was changed. Name one of your keys."

@@ -89,9 +89,7 @@ def collection(chroma_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def scaled_settings(
-    tmp_path: Path, pg_url: str, chroma_url: str, collection: str
-) -> Settings:
+def scaled_settings(tmp_path: Path, pg_url: str, chroma_url: str, collection: str) -> Settings:
     """Settings pointing at the test's schema and collection, with the shipped docs."""
     docs = tmp_path / "docs_cache"
     if not docs.exists():

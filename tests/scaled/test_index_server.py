@@ -40,9 +40,7 @@ def test_ingest_and_search_through_the_chroma_server(scaled_settings: Settings) 
     assert hits[0].chunk.anchor_url == API_KEYS_URL + "#rotate-api-key"
     # a second worker opening the same settings sees the same index
     other = open_index(scaled_settings, make_embeddings(scaled_settings))
-    assert [h.chunk.id for h in other.search("my key leaked", k=3)] == [
-        h.chunk.id for h in hits
-    ]
+    assert [h.chunk.id for h in other.search("my key leaked", k=3)] == [h.chunk.id for h in hits]
 
 
 def _many_pages(root: Path) -> None:

@@ -72,8 +72,12 @@ def test_create_verify_rotate_revoke_on_postgres(keys: KeyManager, engine: sa.En
     assert [r.name for r in keys.list("alice")] == ["Short"]
     events = [(e.event, e.key_id) for e in keys.audit("alice")]
     assert sorted(events) == sorted(
-        [("created", record.id), ("rotated", record.id), ("created", short.id),
-         ("revoked", record.id)]
+        [
+            ("created", record.id),
+            ("rotated", record.id),
+            ("created", short.id),
+            ("revoked", record.id),
+        ]
     )
     with engine.connect() as conn:  # only digests are stored
         dump = str(conn.execute(sa.text("SELECT * FROM api_key_secrets")).all())

@@ -38,6 +38,8 @@ def _quiet_mcp_client(monkeypatch: pytest.MonkeyPatch) -> None:
     (The server side is covered: its payload loggers are raised to INFO.)"""
     logger = logging.getLogger("mcp.client.streamable_http")
     monkeypatch.setattr(logger, "level", logging.INFO)
+
+
 QUESTION = "How do I rotate an API key?"
 
 
