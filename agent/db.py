@@ -33,6 +33,9 @@ def make_engine(settings: AgentSettings) -> Engine:
     SQLite transactions are begun explicitly (`BEGIN`, or `BEGIN IMMEDIATE` on a
     connection with the execution option `sqlite_begin="IMMEDIATE"`) instead of
     pysqlite's implicit ones, so reads inside a transaction see one snapshot.
+    Commits are `synchronous=NORMAL` (WAL: never corrupt, but a power cut may lose the
+    last commits) except on connections with `sqlite_durable=True` (key changes: a
+    revocation must survive a power cut), which commit with `synchronous=FULL`.
     """
     url = make_url(settings.sqlalchemy_url)
     if url.get_backend_name() == "sqlite":
@@ -62,7 +65,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "")
+        options = connection.get_execution_options()
+        durable = bool(options.get("sqlite_durable", False))
+        # synchronous cannot change inside a transaction: set it per transaction, before BEGIN
+        connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        mode = options.get("sqlite_begin", "")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 

@@ -20,7 +20,9 @@ class IngestSettings(BaseSettings):
     data_dir: Path = Field(Path(".docsagent"), description="Index, databases and secrets.")
     docs_cache: Path = Field(Path("docs_cache"), description="Fetched docs: <host>/<path>.md.")
     site_url: str = Field("https://docs.nexos.ai", description="The docs site this agent serves.")
-    chroma_url: str = Field("", description="Chroma server URL; empty = embedded persistent Chroma.")
+    chroma_url: str = Field(
+        "", description="Chroma server URL; empty = embedded persistent Chroma."
+    )
     chroma_collection: str = Field("docs", description="Chroma collection name.")
     embeddings: str = Field(
         "local",

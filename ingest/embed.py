@@ -184,7 +184,7 @@ def make_embeddings(settings: IngestSettings) -> Embeddings:
         from langchain_openai import OpenAIEmbeddings
 
         try:
-            return OpenAIEmbeddings(
+            return OpenAIEmbeddings(  # type: ignore[call-arg]  # aliases the plugin misses
                 model=settings.embeddings.removeprefix("openai:"),
                 base_url=settings.embeddings_base_url or None,
                 api_key=SecretStr(settings.embeddings_api_key)

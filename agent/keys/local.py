@@ -93,7 +93,7 @@ class LocalKeyManager:
         pepper: bytes | None = None,
     ) -> None:
         self.engine = engine
-        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_durable=True)
         self._prefix = settings.key_prefix
         self._pepper = pepper if pepper is not None else load_pepper(settings)
         self._clock = clock

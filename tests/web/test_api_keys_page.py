@@ -148,6 +148,7 @@ def test_dialog_keeps_focus_and_escape_returns_it(
     sign_in_storage(context, live_server.new_user("kim"))
     page.goto("/settings/api-keys")
     generate = page.get_by_role("button", name="Generate API key")
+    expect(generate).to_be_enabled()  # once the page knows who is signed in
     generate.focus()
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Generate API key")
