@@ -105,6 +105,7 @@ function renderPending(action) {
     el("div", { className: "actions" }, approve, reject),
     outcome,
   );
+  card.dataset.pendingId = action.id;
   const decide = async (decision) => {
     approve.disabled = true;
     reject.disabled = true;
@@ -357,11 +358,26 @@ const me = await initHeader((who) => {
   }
 });
 renderNotice(me);
+const params = new URLSearchParams(location.search);
+// An approval link from MCP or /v1/tools: open that conversation and focus its pending
+// action. Nothing is approved until the signed-in user clicks Approve.
+const linkedConversation = params.get("conversation");
+const linkedPending = params.get("approve");
+if (linkedConversation) conversation.id = linkedConversation;
 await restore();
 emptyState();
-const prefill = new URLSearchParams(location.search).get("q");
-if (prefill) {
-  input.value = prefill.slice(0, 2000);
-  history.replaceState(null, "", location.pathname);
+const prefill = params.get("q");
+if (prefill) input.value = prefill.slice(0, 2000);
+if (prefill || linkedConversation) history.replaceState(null, "", location.pathname);
+const pendingBox = linkedPending
+  ? [...document.querySelectorAll('[data-testid="pending-action"]')].find(
+      (box) => box.dataset.pendingId === linkedPending,
+    )
+  : null;
+if (pendingBox) {
+  pendingBox.scrollIntoView({ block: "center" });
+  pendingBox.querySelector("button")?.focus();
+} else {
+  if (linkedPending) errorBanner.textContent = "That approval link is not pending in this conversation (used, expired, or not yours).";
+  input.focus();
 }
-input.focus();

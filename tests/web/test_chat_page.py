@@ -153,3 +153,32 @@ def test_markdown_renderer_allows_only_its_whitelist(page: Page) -> None:
     assert 'href="data:' not in html
     assert "<script" not in html and "<img" not in html
     assert "<li>" in html and "<ul>" in html
+
+
+def test_approval_link_from_a_tool_call_opens_the_pending_action_and_needs_a_click(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    login = live_server.new_user("dave")
+    auth = {"Authorization": f"Bearer {login}"}
+    record, secret = live_server.keys.create("dave", "Deploy", actor="dave", channel="cli")
+    remember_secret(secret)
+    staged = live_server.http.post(
+        "/v1/tools/rotate_api_key", json={"key": "Deploy"}, headers=auth
+    ).json()
+    link = staged["result"]["approve_url"]
+    assert "approve=" in link and "conversation=" in link
+
+    sign_in_storage(context, login)
+    page.goto(link)
+    pending = page.get_by_test_id("pending-action")
+    expect(pending).to_contain_text("permanently disabled")
+    expect(pending.get_by_role("button", name="Approve")).to_be_focused()
+    # Opening the link alone approves nothing.
+    assert live_server.status_with(secret) == 200
+    pending.get_by_role("button", name="Approve").click()
+    rotated = take_secret(page)
+    assert live_server.status_with(secret) == 401
+    assert live_server.status_with(rotated) == 200
+    assert record.id in {
+        k["id"] for k in live_server.http.get("/v1/user/api_keys", headers=auth).json()
+    }
