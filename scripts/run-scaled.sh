@@ -5,7 +5,7 @@
 # DOCSAGENT_KEY_PEPPER (generated into the data dir when unset; set it for several hosts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-while IFS= read -r line; do export "$line"; done < <(bash .ci/services.sh)
+while IFS= read -r line; do export "$line"; done < <(bash .ci/services.sh | grep "^DOCSAGENT_TEST_")
 export DOCSAGENT_DATABASE_URL="${DOCSAGENT_DATABASE_URL:-$DOCSAGENT_TEST_DATABASE_URL}"
 export DOCSAGENT_CHROMA_URL="${DOCSAGENT_CHROMA_URL:-$DOCSAGENT_TEST_CHROMA_URL}"
 export ANONYMIZED_TELEMETRY=False
