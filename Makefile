@@ -22,6 +22,10 @@ run: install
 	$(BIN)/docsagent serve
 
 ## make test: venv, install, the whole test suite.
+## make run-scaled: PostgreSQL + a Chroma server + uvicorn --workers 4 (docs/scaling.md).
+run-scaled: install
+	bash scripts/run-scaled.sh
+
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

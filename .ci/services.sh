@@ -17,9 +17,9 @@ ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
 if ! pg_lsclusters -h | grep -q "^$ver main"; then
   pg_createcluster "$ver" main >/dev/null
 fi
-pg_ctlcluster "$ver" main start 2>/dev/null || true
+pg_ctlcluster "$ver" main start >/dev/null 2>&1 || true
 for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 1; done
-su postgres -c "psql -q -p $PG_PORT -c \"DO \\\$\\\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='docsagent') THEN CREATE ROLE docsagent LOGIN PASSWORD 'docsagent' CREATEDB; END IF; END\\\$\\\$;\"" >/dev/null
+su postgres -c "psql -q -p $PG_PORT -c \"DO \\\$\\\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='docsagent') THEN CREATE ROLE docsagent LOGIN PASSWORD 'docsagent' CREATEDB; END IF; ALTER ROLE docsagent CREATEDB; END\\\$\\\$;\"" >/dev/null
 su postgres -c "psql -p $PG_PORT -tAc \"SELECT 1 FROM pg_database WHERE datname='docsagent'\"" | grep -q 1 \
   || su postgres -c "createdb -p $PG_PORT -O docsagent docsagent"
 

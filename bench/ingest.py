@@ -101,6 +101,10 @@ def raw_model_rate(emb: MiniLMEmbeddings, texts: list[str], batch: int = 32) -> 
     return tokens / seconds
 
 
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def raw_in_child(texts: list[str], threads: int) -> float:
     return raw_model_rate(MiniLMEmbeddings(threads=threads), texts)
 
@@ -121,7 +125,7 @@ def main() -> None:
         data_dir=work / "data", docs_cache=work / "cache", embed_threads=args.threads
     )
     emb = MiniLMEmbeddings(threads=args.threads)
-    print(f"corpus: {len(files)} pages in {corpus}")
+    print(f"corpus: {len(files)} pages in {corpus}; model loaded, peak RSS {_peak_mb():,.0f} MB")
 
     bodies = [(p.read_text(encoding="utf-8"), p.resolve().as_uri()) for p in files]
     t, cpu = time.perf_counter(), time.process_time()
@@ -154,6 +158,7 @@ def main() -> None:
         f"{rate:,.0f} word-pieces/s = {rate / raw:.0%} of raw ({s:.1f} s, "
         f"{report.tokens_embedded:,} word-pieces)"
     )
+    print(f"peak RSS after the pipeline: {_peak_mb():,.0f} MB")
     again = ingest_sync(settings, [str(corpus)], embeddings=emb)
     print(
         f"re-ingest unchanged: {again.seconds:.2f} s "
@@ -200,7 +205,7 @@ def main() -> None:
         f"search at {index.count():,} chunks: p50 {statistics.median(lat):.1f} ms, "
         f"p95 {p95:.1f} ms (k=5, query embedding included)"
     )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_mb()
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:,.0f} MB (raw-model child process at batch 32: {child_mb:,.0f} MB)")
     print(f"(work dir {work})")

@@ -55,7 +55,7 @@ class UpstreamFailed(ServerError):
     status, code = 502, "upstream_error"
 
 
-class Unavailable(ServerError):  # noqa: N818 - named like its siblings
+class Unavailable(ServerError):
     """A dependency (index, database) is not reachable right now: 503 unavailable."""
 
     status, code = 503, "unavailable"

@@ -1,4 +1,4 @@
-"""Fixed-window rate limits kept in SQL, so every uvicorn worker shares the same counters.
+"""Sliding-window rate limits kept in SQL, so every uvicorn worker shares the same counters.
 
 Two limits, both per minute and both settings (0 = off):
 - failed authentication per client address (`rate_limit_failed_auth`): once an address
@@ -6,7 +6,10 @@ Two limits, both per minute and both settings (0 = off):
   gets 429 with Retry-After until the window ends, even with a valid key;
 - normal traffic per key (`rate_limit_per_key`).
 
-One row per (bucket, minute) in `rate_limits`; an upsert increments it atomically.
+One row per (bucket, minute) in `rate_limits`; an upsert increments it atomically. The
+count that is compared with a limit is the sliding-window estimate `current + previous ×
+(share of the previous minute still inside the last 60 s)`, so a burst cannot double
+its allowance by straddling a minute boundary.
 """
 
 from __future__ import annotations
@@ -41,13 +44,23 @@ class RateLimiter:
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
-    def _window(self) -> tuple[int, float]:
+    def _window(self) -> tuple[int, float, float]:
+        """(current window, Retry-After seconds, weight of the previous window)."""
         now = self._clock()
         window = int(now // WINDOW_SECONDS)
         retry_after = max(1.0, math.ceil((window + 1) * WINDOW_SECONDS - now))
-        return window, retry_after
+        previous_weight = 1.0 - (now - window * WINDOW_SECONDS) / WINDOW_SECONDS
+        return window, retry_after, previous_weight
 
-    def _increment(self, bucket: str, window: int) -> int:
+    def _previous(self, conn: sa.Connection, bucket: str, window: int) -> int:
+        table = rate_limits_table
+        value = conn.execute(
+            sa.select(table.c.count).where(table.c.bucket == bucket, table.c.window == window - 1)
+        ).scalar()
+        return int(value or 0)
+
+    def _increment(self, bucket: str, window: int) -> tuple[int, int]:
+        """Count one hit; (this window's count, the previous window's count)."""
         table = rate_limits_table
         stmt = (
             self._insert(table)
@@ -61,15 +74,16 @@ class RateLimiter:
         try:
             with self._engine.begin() as conn:
                 count = int(conn.execute(stmt).scalar_one())
-                if count == 1:  # first hit of a new window: forget old windows of this bucket
+                if count == 1:  # first hit of a new window: forget windows before the previous
                     conn.execute(
-                        table.delete().where(table.c.bucket == bucket, table.c.window < window)
+                        table.delete().where(table.c.bucket == bucket, table.c.window < window - 1)
                     )
+                previous = self._previous(conn, bucket, window)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
-        return count
+        return count, previous
 
-    def _count(self, bucket: str, window: int) -> int:
+    def _count(self, bucket: str, window: int) -> tuple[int, int]:
         table = rate_limits_table
         try:
             with self._engine.connect() as conn:
@@ -78,24 +92,27 @@ class RateLimiter:
                         table.c.bucket == bucket, table.c.window == window
                     )
                 ).scalar()
+                previous = self._previous(conn, bucket, window)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
-        return int(value or 0)
+        return int(value or 0), previous
 
     def hit(self, bucket: str, limit: int) -> None:
         """Count one request in `bucket`; 429 once more than `limit` fall in this minute."""
         if limit <= 0:
             return
-        window, retry_after = self._window()
-        if self._increment(bucket, window) > limit:
+        window, retry_after, weight = self._window()
+        current, previous = self._increment(bucket, window)
+        if current + previous * weight > limit:
             raise TooManyRequests("too many requests; slow down", retry_after=retry_after)
 
     def check(self, bucket: str, limit: int) -> None:
         """429 if `bucket` already reached `limit` this minute (does not count)."""
         if limit <= 0:
             return
-        window, retry_after = self._window()
-        if self._count(bucket, window) >= limit:
+        window, retry_after, weight = self._window()
+        current, previous = self._count(bucket, window)
+        if current + previous * weight >= limit:
             raise TooManyRequests(
                 "too many failed authentications; try again later", retry_after=retry_after
             )

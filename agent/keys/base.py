@@ -25,6 +25,8 @@ class Principal:
     owner: str
     key_id: str | None = None
     is_admin: bool = False
+    # local backend: the key's version when its secret was verified (binds self-rotation)
+    key_version: int | None = None
     # nexos backend only: the caller's own nexos.ai key, kept in memory for this request.
     credential: str | None = None
 
@@ -131,6 +133,7 @@ class KeyManager(Protocol):
         channel: Channel = "cli",
         approval_id: str | None = None,
         principal: Principal | None = None,
+        expected_version: int | None = None,
     ) -> tuple[APIKeyRecord, str]: ...
 
     def revoke(

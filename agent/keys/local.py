@@ -57,6 +57,7 @@ _VERIFY_BY_DIGEST = (
         K.removed,
         K.expiration_date,
         K.last_used_at,
+        K.version,
         S.digest,
         S.valid_until,
     )
@@ -122,7 +123,7 @@ class LocalKeyManager:
             raise AuthenticationError()
         if UsageRecorder.due(row.last_used_at, now):
             self._usage.note(row.id, now)
-        return Principal(owner=row.owner, key_id=row.id)
+        return Principal(owner=row.owner, key_id=row.id, key_version=row.version)
 
     def list(
         self, owner: str, *, principal: Principal | None = None
@@ -239,16 +240,24 @@ class LocalKeyManager:
         channel: Channel = "cli",
         approval_id: str | None = None,
         principal: Principal | None = None,
+        expected_version: int | None = None,
     ) -> tuple[APIKeyRecord, str]:
         """A new secret for the same key (id, name, owner, expiration kept).
 
         The old secret stops working when this commits, or `grace` seconds later
-        (capped at 24 hours). A concurrent change of the same key raises KeyConflictError.
+        (capped at 24 hours). A concurrent change of the same key raises KeyConflictError,
+        and so does `expected_version` (the version the caller verified its key at) when
+        the key changed since: of many "rotate the key I am calling with" requests made
+        with one secret, exactly one wins.
         """
         if grace < 0:
             raise ValueError("grace must be 0 or more seconds")
         grace = min(int(grace), MAX_GRACE_SECONDS)
         row = self._live_row(owner, key_id)
+        if expected_version is not None and row.version != expected_version:
+            raise KeyConflictError(
+                f"API key '{row.name}' ({row.id}) was changed concurrently; nothing was rotated"
+            )
         secret = self._new_secret(self._prefix)
         parsed = parse_key(secret)
         if parsed is None:

@@ -200,6 +200,7 @@ class NexosKeyManager:
         channel: Channel = "cli",
         approval_id: str | None = None,
         principal: Principal | None = None,
+        expected_version: int | None = None,  # local-only; nexos.ai has no versions
     ) -> tuple[APIKeyRecord, str]:
         """Regenerate a key's value on nexos.ai; the old value stops working at once."""
         if grace:

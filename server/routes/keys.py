@@ -62,10 +62,19 @@ def _with_secret(record: APIKeyRecord, secret: str) -> dict[str, Any]:
 
 
 def _rotate(
-    keys: KeyManager, principal: Principal, key_id: str, metrics: MetricsDep
+    keys: KeyManager,
+    principal: Principal,
+    key_id: str,
+    metrics: MetricsDep,
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
     record, secret = keys.rotate(
-        principal.owner, key_id, actor=principal.owner, channel="rest", principal=principal
+        principal.owner,
+        key_id,
+        actor=principal.owner,
+        channel="rest",
+        principal=principal,
+        expected_version=expected_version,
     )
     metrics.key_events.labels("rotated", "rest").inc()
     return _with_secret(record, secret)
@@ -185,4 +194,4 @@ def rotate_calling_key(
     """Rotate the key that authenticated this request."""
     if not principal.key_id:
         raise Unauthorized("this request was not authenticated by an API key")
-    return _rotate(keys, principal, principal.key_id, metrics)
+    return _rotate(keys, principal, principal.key_id, metrics, principal.key_version)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.conftest import remember_secret
@@ -117,3 +119,19 @@ async def test_another_owners_key_is_not_found_everywhere(
     assert me.status_code == 200
     names = [k["name"] for k in (await client.get(API, headers=alice.headers)).json()]
     assert names == ["main"]
+
+
+async def test_concurrent_self_rotations_with_one_secret_have_exactly_one_winner(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    created = (await client.post(API, json={"name": "raced"}, headers=alice.headers)).json()
+    secret = remember_secret(created["api_key"])
+    results = await asyncio.gather(
+        *(client.patch("/v1/apikey/rotate", headers={"X-Api-Key": secret}) for _ in range(20))
+    )
+    winners = [r for r in results if r.status_code == 200]
+    assert len(winners) == 1, [r.status_code for r in results]
+    assert {r.status_code for r in results} <= {200, 401, 409}
+    new = remember_secret(winners[0].json()["api_key"])
+    assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
+    assert_error(await client.get("/v1/me", headers={"X-Api-Key": secret}), 401, "unauthorized")
