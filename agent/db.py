@@ -23,7 +23,7 @@ from agent.config import AgentSettings
 from agent.errors import BackendError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-_PG_LOCK_ID = 0x646F6373  # "docs": one advisory lock id for docsagent migrations
+_PG_LOCK_IDS = {"migrate": 0x646F6373, "startup": 0x646F6374}  # advisory lock ids ("docs"…)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -83,22 +83,28 @@ def alembic_config(connection: Connection) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; concurrent callers run it exactly once."""
-    with _migration_lock(engine) as connection:
+    with exclusive(engine, "migrate") as connection:
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[Connection]:
+def exclusive(engine: Engine, name: str) -> Iterator[Connection]:
+    """Hold a cross-process lock named `name` ("migrate" or "startup") for the block.
+
+    Several workers starting together use it to run one-time work once: PostgreSQL's
+    advisory lock across hosts, an fcntl lock file next to the SQLite database on one host.
+    """
+    lock_id = _PG_LOCK_IDS[name]
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _PG_LOCK_ID})
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
             connection.commit()
             try:
                 yield connection
             finally:
                 connection.rollback()
-                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _PG_LOCK_ID})
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
                 connection.commit()
         return
     database = engine.url.database if engine.dialect.name == "sqlite" else None
@@ -106,7 +112,7 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
         with engine.connect() as connection:
             yield connection
         return
-    lock_path = Path(database).with_name(Path(database).name + ".migrate.lock")
+    lock_path = Path(database).with_name(f"{Path(database).name}.{name}.lock")
     try:
         handle = lock_path.open("a")
     except OSError as exc:

@@ -19,12 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.db import migrate
+from agent.db import exclusive, migrate
 from agent.errors import AgentError, UpstreamError
 from agent.insights import InsightsStore
 from agent.service import AgentServices, build_services, close
 from ingest.errors import IngestError
-from ingest.pipeline import run_ingest
+from ingest.pipeline import ingest_sync
 from server import errors as http
 from server.answering import Answering
 from server.auth import bootstrap_admin
@@ -40,21 +40,26 @@ log = logging.getLogger(f"{LOGGER}.app")
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "bad_request"}
 
 
-async def ensure_index(settings: Settings, services: AgentServices) -> None:
+def ensure_index(settings: Settings, services: AgentServices) -> None:
     """Ingest the docs cache when the index is empty (first start)."""
     index = doc_index(services)
-    empty = await anyio.to_thread.run_sync(lambda: index.count() == 0)
-    if not empty or not settings.docs_cache.exists():
+    if index.count() > 0 or not settings.docs_cache.exists():
         return
     log.info("index is empty: ingesting %s", settings.docs_cache)
-    report = await run_ingest(settings, [str(settings.docs_cache)], index=index)
-    log.info("ingested docs cache: %s", type(report).__name__)
+    report = ingest_sync(settings, [str(settings.docs_cache)], index=index)
+    log.info("ingested docs cache: %s", report.as_dict())
+
+
+def first_start(settings: Settings, services: AgentServices) -> None:
+    """One-time start-up work, done once however many workers start together."""
+    migrate(services.engine)
+    with exclusive(services.engine, "startup"):
+        ensure_index(settings, services)
+        bootstrap_admin(services.keys, settings)
 
 
 async def _prepare(settings: Settings, services: AgentServices) -> None:
-    await anyio.to_thread.run_sync(lambda: migrate(services.engine))
-    await ensure_index(settings, services)
-    await anyio.to_thread.run_sync(lambda: bootstrap_admin(services.keys, settings))
+    await anyio.to_thread.run_sync(lambda: first_start(settings, services))
 
 
 def _error_response(request: Request, error: http.ServerError) -> JSONResponse:

@@ -8,11 +8,9 @@ logs a key or a header; the bootstrap key is written to the console once, never 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from agent.errors import AuthenticationError
 from agent.keys.base import KeyManager, Principal
@@ -88,20 +86,14 @@ def bootstrap_admin(
 ) -> str | None:
     """On first start with an empty key store, create the admin's key and print it once.
 
-    An exclusive marker file under data_dir makes it happen once even when several
-    workers start together. Returns the secret (for the caller to forget) or None.
+    The caller holds the database's "startup" lock (`agent.db.exclusive`), so several
+    workers starting together create it once. Returns the secret (for the caller to
+    forget) or None.
     """
     if settings.keys_backend != "local":
         return None
     if keys.audit(None, limit=1):
         return None
-    marker = Path(settings.data_dir) / "bootstrap.done"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return None
-    os.close(fd)
     record, secret = keys.create(
         BOOTSTRAP_OWNER, BOOTSTRAP_KEY_NAME, actor=BOOTSTRAP_OWNER, channel="cli"
     )
