@@ -195,11 +195,12 @@ async def answer_events(
     result = await answer(
         services, question, conversation_id=conversation_id, principal=principal, channel=channel
     )
-    async for event in _events(result):
+    async for event in events_of(result):
         yield event
 
 
-async def _events(result: Answer) -> AsyncIterator[tuple[str, Any]]:
+async def events_of(result: Answer) -> AsyncIterator[tuple[str, Any]]:
+    """A finished Answer as the stream's events: deltas, sources, pending_action, secret, done."""
     text = result.answer
     step = 48
     for start in range(0, len(text), step):

@@ -81,6 +81,7 @@ class DocIndex:
         self.model_name, self.dimension = embeddings_identity(embeddings)
         self._collection: Any = None
         self._checked = False
+        self._checked_dim = 0
 
     # -- collection and model guard -------------------------------------------------------
     def _col(self) -> Any:
@@ -103,7 +104,7 @@ class DocIndex:
     def check_model(self, dimension: int | None = None) -> None:
         """Raise EmbeddingMismatchError unless this index was built with our embedder."""
         dimension = dimension or self.dimension
-        if self._checked and not dimension:
+        if self._checked and (not dimension or dimension == self._checked_dim):
             return
         model, dim = self.built_with()
         if model != self.model_name or (dim and dimension and dim != dimension):
@@ -116,6 +117,7 @@ class DocIndex:
             with _chroma("record dimension"):
                 self._col().modify(metadata={"embedding_model": model, "embedding_dim": dimension})
         self._checked = True
+        self._checked_dim = dimension or dim
 
     # -- reads ------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5) -> list[Hit]:

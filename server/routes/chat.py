@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse
 
 from agent.errors import AgentError
 from agent.models import Answer
+from agent.service import events_of
 from ingest.errors import IngestError
 from server.answering import Answering
 from server.deps import AnsweringDep, OptionalPrincipal
@@ -48,17 +49,6 @@ class ConversationOut(BaseModel):
 
 def _wants_sse(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
-
-
-async def _decision_events(answer: Answer) -> AsyncIterator[tuple[str, Any]]:
-    if answer.answer:
-        yield "delta", {"text": answer.answer}
-    yield "sources", [s.model_dump() for s in answer.sources]
-    if answer.pending_action:
-        yield "pending_action", answer.pending_action.model_dump()
-    if answer.secret:
-        yield "secret", answer.secret.model_dump()
-    yield "done", answer.model_dump()
 
 
 async def _sse(
@@ -107,7 +97,7 @@ async def _decide_stream(
     answer = await answering.decide(
         body.conversation_id, pending_id, approve=body.approve is not None, principal=principal
     )
-    async for item in _decision_events(answer):
+    async for item in events_of(answer):
         yield item
 
 
