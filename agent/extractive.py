@@ -8,6 +8,7 @@ sentences that carry the question's terms.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from agent.models import Source
@@ -25,7 +26,9 @@ NOTHING_AT_ALL = "The documentation I have does not answer this question, so I w
 EXCERPT_CHARS = 240
 MAX_FACT_SENTENCES = 3
 
-_VERBS = frozenset({"generat", "creat", "rotat", "revok", "delet", "nam", "name", "save", "open"})
+_VERBS = frozenset(
+    {"generat", "creat", "rotat", "revok", "delet", "nam", "name", "save", "sav", "open", "copi"}
+)
 
 
 @dataclass
@@ -111,10 +114,10 @@ def question_for(section_title: str) -> str:
     """A natural follow-up question about a section, from its heading."""
     title = section_title.strip().rstrip(".")
     first = terms(title.split(" ")[0], keep_stopwords=True) if title else []
-    if first and first[0] in _VERBS:
-        return f"How do I {title[0].lower()}{title[1:]}?"
-    if title.lower().startswith("how to "):
-        return f"How do I {title[7:]}?"
+    # headings speak to the reader ("Save your API key"); the asker says "my"
+    task = re.sub(r"\byour\b", "my", title[7:] if title.lower().startswith("how to ") else title)
+    if (first and first[0] in _VERBS) or title.lower().startswith("how to "):
+        return f"How do I {task[0].lower()}{task[1:]}?"
     return f"What do the docs say about “{title}”?"
 
 

@@ -1,5 +1,9 @@
 """Every FastAPI dependency, as `Annotated[..., Depends(...)]` aliases; tests swap them
-through `app.dependency_overrides`. Objects built at start-up live on `app.state`."""
+through `app.dependency_overrides`. Objects built at start-up live on `app.state`.
+
+Dependencies that only read `app.state` are `async def`: FastAPI runs a plain `def`
+dependency in the thread pool, and a thread hop per trivial lookup cost more than the
+key verification itself. Those that touch the database stay `def` (one hop each)."""
 
 from __future__ import annotations
 
@@ -24,32 +28,32 @@ def doc_index(services: AgentServices) -> DocIndex:
     return cast(DocIndex, services.index)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_services(request: Request) -> AgentServices:
+async def get_services(request: Request) -> AgentServices:
     services: AgentServices = request.app.state.services
     return services
 
 
-def get_answering(request: Request) -> Answering:
+async def get_answering(request: Request) -> Answering:
     answering: Answering = request.app.state.answering
     return answering
 
 
-def get_insights(request: Request) -> InsightsStore:
+async def get_insights(request: Request) -> InsightsStore:
     insights: InsightsStore = request.app.state.insights
     return insights
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 
@@ -62,7 +66,7 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
-def get_keys(services: ServicesDep) -> KeyManager:
+async def get_keys(services: ServicesDep) -> KeyManager:
     return services.keys
 
 
@@ -112,7 +116,7 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_admin(principal: CurrentPrincipal) -> Principal:
+async def get_admin(principal: CurrentPrincipal) -> Principal:
     """The caller, who must be an admin (bootstrap owner or DOCSAGENT_ADMINS)."""
     if not principal.is_admin:
         raise Forbidden("only admins may do this")

@@ -68,3 +68,12 @@ def test_rotate_every_key_is_flagged() -> None:
 def test_follow_ups_resolve_against_the_previous_turn() -> None:
     assert route("and how do I rotate it?", {"topic": "API Keys"}).query.endswith("(API Keys)")
     assert route("now revoke it", {"key_ref": "k1"}).key_ref == "k1"
+
+
+def test_followup_questions_are_phrased_as_the_asker_would() -> None:
+    from agent.extractive import question_for
+
+    assert question_for("Create your API key") == "How do I create my API key?"
+    assert question_for("Save your API Key") == "How do I save my API Key?"
+    assert question_for("How to generate your API key") == "How do I generate my API key?"
+    assert question_for("Overview") == "What do the docs say about “Overview”?"
