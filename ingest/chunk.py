@@ -161,11 +161,17 @@ def chunk_page(
     max_tokens: int = 256,
     overlap: int = 32,
     count_tokens: Callable[[str], int] | None = None,
+    count_many: Callable[[list[str]], list[int]] | None = None,
 ) -> list[Chunk]:
-    """Chunks for a parsed page; `count_tokens` defaults to a cheap word-piece estimate."""
+    """Chunks for a parsed page; `count_tokens` defaults to a cheap word-piece estimate.
+
+    `count_many` (optional) counts a list in one batch: the common-case check of every
+    section (does it fit whole?) is then one call per page instead of one per section.
+    """
     count = count_tokens or estimate_tokens
     chunks: list[Chunk] = []
     ordinals: dict[str, int] = {}
+    todo: list[tuple[Section, str, str, str]] = []
     for section in page.sections:
         text = section.text.strip()
         if not text and section.step is not None:
@@ -176,9 +182,13 @@ def chunk_page(
         prefix = breadcrumb
         if len(prefix) > max_tokens // 2 and count(prefix + "\n") > max_tokens // 2:
             prefix = _tail(section.title, max_tokens // 4, count) or section.title[:64]
+        todo.append((section, text, breadcrumb, prefix))
+    wholes = [f"{prefix}\n{text}" for _, text, _, prefix in todo]
+    sizes = count_many(wholes) if count_many and wholes else [count(w) for w in wholes]
+    for (section, text, breadcrumb, prefix), size in zip(todo, sizes, strict=True):
         anchor_url = f"{page.url}#{section.anchor}" if section.anchor else page.url
         path_key = "\x1f".join(section.path)
-        if count(f"{prefix}\n{text}") <= max_tokens:  # the common case: one count call
+        if size <= max_tokens:  # the common case: the section fits whole
             pieces = [text]
         else:
             pieces = _fitting_pieces(text, prefix, max_tokens, overlap, count)

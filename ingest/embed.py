@@ -108,7 +108,12 @@ class MiniLMEmbeddings(Embeddings):
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` without special tokens and without truncation."""
-        return len(self._counter.encode(text, add_special_tokens=False).ids)
+        return len(self._counter.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        """`count_tokens` of each text, in one parallel batch (no offsets computed)."""
+        encoded = self._counter.encode_batch_fast(texts, add_special_tokens=False)
+        return [len(enc.ids) for enc in encoded]
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text ([CLS] … [SEP], truncated to 256)."""
@@ -172,6 +177,12 @@ def embeddings_identity(embeddings: Embeddings) -> tuple[str, int | None]:
 def count_tokens_of(embeddings: Embeddings) -> Any:
     """The embedder's word-piece counter, or None (the chunker then estimates)."""
     counter = getattr(embeddings, "count_tokens", None)
+    return counter if callable(counter) else None
+
+
+def count_tokens_many_of(embeddings: Embeddings) -> Any:
+    """The embedder's batch word-piece counter, or None."""
+    counter = getattr(embeddings, "count_tokens_many", None)
     return counter if callable(counter) else None
 
 

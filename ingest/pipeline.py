@@ -22,7 +22,7 @@ from langchain_core.embeddings import Embeddings
 from ingest.cache import DocsCache
 from ingest.chunk import chunk_page
 from ingest.config import IngestSettings
-from ingest.embed import count_tokens_of, make_embeddings
+from ingest.embed import count_tokens_many_of, count_tokens_of, make_embeddings
 from ingest.fetch import Fetcher, Sleep
 from ingest.models import Chunk
 from ingest.parse import parse_page
@@ -96,10 +96,20 @@ async def collect_sources(
 
 
 def _prepare(
-    doc: SourceDoc, sha: str, status: PageStatus, count: Callable[[str], int] | None
+    doc: SourceDoc,
+    sha: str,
+    status: PageStatus,
+    count: Callable[[str], int] | None,
+    count_many: Callable[[list[str]], list[int]] | None = None,
 ) -> _Prepared:
     page = parse_page(doc.body, doc.md_url)
-    chunks = chunk_page(page, max_tokens=MAX_TOKENS, overlap=OVERLAP, count_tokens=count)
+    chunks = chunk_page(
+        page,
+        max_tokens=MAX_TOKENS,
+        overlap=OVERLAP,
+        count_tokens=count,
+        count_many=count_many,
+    )
     return _Prepared(doc, sha, status, page.title, chunks, page.warnings)
 
 
@@ -167,7 +177,7 @@ async def run_ingest(
         sleep=sleep,
     )
     records = {} if rebuild else index.records.all()
-    count = count_tokens_of(embeddings)
+    count, count_many = count_tokens_of(embeddings), count_tokens_many_of(embeddings)
     prepared: list[_Prepared] = []
     docs = list(collected.docs.values())
     for n, doc in enumerate(docs, 1):
@@ -175,7 +185,8 @@ async def run_ingest(
         if record is not None and record.sha256 == sha:
             report.pages.append(PageOutcome(doc.url, "unchanged", chunks=record.chunks))
         else:
-            prepared.append(_prepare(doc, sha, "changed" if record else "new", count))
+            status: PageStatus = "changed" if record else "new"
+            prepared.append(_prepare(doc, sha, status, count, count_many))
         if n % 50 == 0 or n == len(docs):
             notify("parse", n, len(docs))
     report.pages += [PageOutcome(u, "failed", reason=r) for u, r in collected.failed.items()]

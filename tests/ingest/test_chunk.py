@@ -158,3 +158,26 @@ def test_absurdly_long_breadcrumb_still_fits_the_budget() -> None:
     )
     assert chunks and all(words(c.embed_text) <= 40 for c in chunks)
     assert all(c.breadcrumb.endswith("› Section") for c in chunks)  # the display keeps it all
+
+
+def test_batch_counting_gives_the_same_chunks_with_one_count_per_page() -> None:
+    long_step = " ".join(f"Sentence number {i} about rotating keys safely." for i in range(120))
+    md = API_KEYS_MD.read_text().replace("Click **Generate API key**.", long_step)
+    page = parse_page(md, PAGE_URL + ".md")
+    singles: list[str] = []
+    batches: list[list[str]] = []
+
+    def count(text: str) -> int:
+        singles.append(text)
+        return estimate_tokens(text)
+
+    def count_many(texts: list[str]) -> list[int]:
+        batches.append(texts)
+        return [estimate_tokens(t) for t in texts]
+
+    expected = chunk_page(page, count_tokens=estimate_tokens)
+    got = chunk_page(page, count_tokens=count, count_many=count_many)
+    assert [(c.id, c.embed_text) for c in got] == [(c.id, c.embed_text) for c in expected]
+    assert len(batches) == 1 and len(batches[0]) == 6  # every section checked in one call
+    # single counts only while splitting the long section (its pieces and its breadcrumb)
+    assert singles and all("Sentence number" in s or "Generate a key" in s for s in singles)
