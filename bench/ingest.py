@@ -137,6 +137,7 @@ def main() -> None:
             max_tokens=MAX_TOKENS,
             overlap=OVERLAP,
             count_tokens=emb.count_tokens,
+            count_many=emb.count_tokens_many,
         )
     ]
     parse_s, parse_cpu = time.perf_counter() - t, time.process_time() - cpu

