@@ -225,3 +225,23 @@ async def test_real_chat_openai_against_a_mocked_endpoint(
 
 def test_scripted_model_is_a_chat_model() -> None:
     assert isinstance(scripted(), ScriptedChatModel)
+
+
+async def test_a_model_that_keeps_calling_tools_is_stopped_at_the_cap(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    loop = [tool_call("search_docs", {"query": f"rotate {i}"}, f"call_{i}") for i in range(20)]
+    model = scripted(*loop)
+    services = build_services(
+        make_settings(llm_max_tool_calls=3),
+        index=real_index,
+        http_client=http_client,
+        chat_model=model,
+    )
+    result = await answer(services, "How do I rotate a key?")
+    executed = [
+        m for batch in model.received[-1:] for m in batch if type(m).__name__ == "ToolMessage"
+    ]
+    assert len(executed) <= 3  # the fourth search never ran
+    assert model.calls <= 5  # the turn ended instead of looping through the whole script
+    assert result.answer  # the user still gets a reply
