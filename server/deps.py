@@ -77,20 +77,26 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_optional_principal(
-    request: Request, settings: SettingsDep, keys: KeysDep, limiter: LimiterDep
+def _principal(
+    request: Request, settings: Settings, keys: KeyManager, limiter: RateLimiter, required: bool
 ) -> Principal | None:
-    """The caller when a key was sent; None for anonymous (unless auth is required)."""
     principal = optional_principal(
         request.headers,
         keys=keys,
         settings=settings,
         limiter=limiter,
         client=_client(request),
-        required=False,
+        required=required,
     )
     request.state.principal = principal
     return principal
+
+
+def get_optional_principal(
+    request: Request, settings: SettingsDep, keys: KeysDep, limiter: LimiterDep
+) -> Principal | None:
+    """The caller when a key was sent; None for anonymous (unless auth is required)."""
+    return _principal(request, settings, keys, limiter, required=False)
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
@@ -100,16 +106,8 @@ def get_principal(
     request: Request, settings: SettingsDep, keys: KeysDep, limiter: LimiterDep
 ) -> Principal:
     """The caller; 401 without a valid key."""
-    principal = optional_principal(
-        request.headers,
-        keys=keys,
-        settings=settings,
-        limiter=limiter,
-        client=_client(request),
-        required=True,
-    )
-    assert principal is not None
-    request.state.principal = principal
+    principal = _principal(request, settings, keys, limiter, required=True)
+    assert principal is not None  # required=True raises Unauthorized instead
     return principal
 
 
