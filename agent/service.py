@@ -10,6 +10,7 @@ actions are decided here, deterministically, in both modes.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
 
 from agent import actions
-from agent.approvals import Approvals
+from agent.approvals import Approvals, Pending
 from agent.config import AgentSettings
 from agent.conversations import Conversations
 from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
@@ -49,6 +50,9 @@ class AgentServices:
     chat_model: BaseChatModel | None = None
     clock: Callable[[], float] = time.time
     http_client: httpx.AsyncClient | None = field(default=None, repr=False)
+    # conversation writes take turns inside a process: SQLite's busy handler sleeps in
+    # steps of up to 100 ms when threads race for its write lock, which made the tail slow
+    turn_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 def build_services(
@@ -113,9 +117,9 @@ async def answer(
     """Answer a docs question or carry out / stage a key action, in a conversation."""
     text = check_question(services.settings, question)
     owner = principal.owner if principal else ""
-    conv = services.conversations.ensure(conversation_id, owner)
-    previous = services.conversations.last_meta(conv)
-    pending = services.approvals.active(conv, owner) if principal else None
+    conv, previous, pending = await asyncio.to_thread(
+        _open_turn, services, conversation_id, owner, principal is not None
+    )
     previous["pending_id"] = pending.id if pending else None
     intent = route(text, previous)
     meta: dict[str, Any] = {"intent": intent.kind}
@@ -146,9 +150,27 @@ async def answer(
         if result.sources:
             meta["topic"] = result.sources[0].title
     result.conversation_id = conv
-    services.conversations.add_user(conv, text)
-    services.conversations.add_answer(conv, result, meta)
+    await asyncio.to_thread(_record_turn, services, conv, text, result, meta)
     return result
+
+
+def _open_turn(
+    services: AgentServices, conversation_id: str | None, owner: str, signed_in: bool
+) -> tuple[str, dict[str, Any], Pending | None]:
+    """The conversation, its last turn's meta and any pending action (off the event loop)."""
+    with services.turn_lock:
+        conv = services.conversations.ensure(conversation_id, owner)
+        previous = services.conversations.last_meta(conv)
+        pending = services.approvals.active(conv, owner) if signed_in else None
+    return conv, previous, pending
+
+
+def _record_turn(
+    services: AgentServices, conv: str, text: str, result: Answer, meta: dict[str, Any]
+) -> None:
+    with services.turn_lock:
+        services.conversations.add_user(conv, text)
+        services.conversations.add_answer(conv, result, meta)
 
 
 async def answer_docs(

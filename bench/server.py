@@ -165,6 +165,7 @@ def main() -> None:
         DOCSAGENT_FALLBACK_ENABLED="false",
         DOCSAGENT_RATE_LIMIT_PER_KEY=os.environ.get("BENCH_RATE_LIMIT", "1000000000"),
         DOCSAGENT_LOG_LEVEL="WARNING",
+        DOCSAGENT_EMBED_THREADS=os.environ.get("BENCH_EMBED_THREADS", "0"),
     )
     port, hello_port = free_port(), free_port()
     server = start(["--factory", "server.app:app_factory"], env, work, port)
