@@ -41,6 +41,7 @@ class SearchIndex(Protocol):
     def all_chunks(self) -> list[Chunk]: ...
     def page_chunks(self, page_url: str) -> list[Chunk]: ...
     def version(self) -> int: ...
+    def pending_pages(self) -> set[str]: ...
 
 
 @dataclass
@@ -97,12 +98,14 @@ class Retriever:
         self._bm25: Any = None
         self._chunks: list[Chunk] = []
         self._version: int | None = None
+        self._pending: set[str] = set()
 
     def _lexical_index(self) -> tuple[Any, list[Chunk]]:
         version = self.index.version()
         with self._lock:
             if self._version != version:
-                chunks = self.index.all_chunks()
+                self._pending = self.index.pending_pages()
+                chunks = [c for c in self.index.all_chunks() if c.page_url not in self._pending]
                 model = None
                 if chunks:
                     model = bm25s.BM25()
@@ -124,8 +127,13 @@ class Retriever:
 
     def retrieve(self, question: str, k: int = 4) -> Retrieval:
         """The best `k` sections for a question, plus stepper context for procedures."""
-        dense = self.index.search(question, k=self.candidates)
-        lexical = self.lexical(question, self.candidates)
+        lexical = self.lexical(question, self.candidates)  # refreshes the pending pages
+        searched = self.index.search(question, k=self.candidates)
+        if self.index.version() != self._version:  # an ingest wrote while we searched
+            self._lexical_index()
+            lexical = [(c, s) for c, s in lexical if c.page_url not in self._pending]
+        # a page being rewritten by an ingest is left out until its new version is complete
+        dense = [hit for hit in searched if hit.chunk.page_url not in self._pending]
         fused: dict[str, Retrieved] = {}
         for rank, hit in enumerate(dense):
             item = fused.setdefault(hit.chunk.id, Retrieved(hit.chunk, 0.0))

@@ -78,6 +78,7 @@ class PageRecords:
                 " DO UPDATE SET sha256 = '', md_url = excluded.md_url, title = excluded.title",
                 [(self.collection, *page) for page in pages],
             )
+            self._bump(db)  # readers learn the page is being rewritten (and hide it)
 
     def finalise(self, records: Iterable[PageRecord]) -> None:
         with self._tx() as db:
@@ -102,6 +103,14 @@ class PageRecords:
         with self._tx() as db:
             db.execute("DELETE FROM pages WHERE collection = ?", (self.collection,))
             self._bump(db)
+
+    def pending(self) -> set[str]:
+        """Urls of pages whose chunks are being (or were last interruptedly) written."""
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                "SELECT url FROM pages WHERE collection = ? AND sha256 = ''", (self.collection,)
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def version(self) -> int:
         with self._tx(write=False) as db:

@@ -179,6 +179,10 @@ class DocIndex:
     def version(self) -> int:
         return self.records.version()
 
+    def pending_pages(self) -> set[str]:
+        """Pages mid-write (or left so by an interrupted ingest): readers must not use them."""
+        return self.records.pending()
+
     def count(self) -> int:
         with _chroma("count"):
             return int(self._col().count())

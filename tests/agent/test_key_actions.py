@@ -269,6 +269,9 @@ class _InjectedIndex:
     def version(self) -> int:
         return int(self.real.version()) + 1
 
+    def pending_pages(self) -> set[str]:
+        return set(self.real.pending_pages())
+
 
 async def test_injected_doc_chunk_and_upstream_change_nothing(
     real_index: Any, http_client: httpx.AsyncClient, alice: Principal
