@@ -10,6 +10,7 @@
         ├── AuthenticationError  a key did not verify (same error for every reason)
         ├── KeyNotFoundError     no such key for this owner (another owner's key included)
         ├── KeyNameError         name empty, too long, control characters, or duplicate
+        │   └── KeyNameTakenError  the owner already has a key with that name
         ├── KeyConflictError     a concurrent change won (e.g. two rotations of one key)
         ├── PermissionDeniedError  authenticated but not allowed
         └── BackendError         the key backend (database, nexos.ai API) failed
@@ -62,6 +63,10 @@ class KeyNotFoundError(KeyError_):
 
 class KeyNameError(KeyError_):
     """The key name is invalid or already used by this owner."""
+
+
+class KeyNameTakenError(KeyNameError):
+    """This owner already has a live key with that name."""
 
 
 class KeyConflictError(KeyError_):

@@ -9,8 +9,6 @@ from agent import errors as agent_errors
 from ingest import errors as ingest_errors
 from server import errors as http
 
-_DUPLICATE_WORDS = ("already", "duplicate", "exists", "in use")
-
 # most specific first
 _MAP: tuple[tuple[type[Exception], type[http.ServerError]], ...] = (
     (agent_errors.QuestionError, http.BadRequest),
@@ -36,8 +34,8 @@ def to_server_error(exc: Exception) -> http.ServerError:
         return exc
     message = str(exc) or type(exc).__name__
     if isinstance(exc, agent_errors.KeyNameError):
-        duplicate = any(word in message.lower() for word in _DUPLICATE_WORDS)
-        return (http.Conflict if duplicate else http.BadRequest)(message)
+        taken = isinstance(exc, agent_errors.KeyNameTakenError)
+        return (http.Conflict if taken else http.BadRequest)(message)
     for source, target in _MAP:
         if isinstance(exc, source):
             retry_after = getattr(exc, "retry_after", None)

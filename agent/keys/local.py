@@ -36,7 +36,7 @@ from agent.errors import (
     AuthenticationError,
     BackendError,
     KeyConflictError,
-    KeyNameError,
+    KeyNameTakenError,
     KeyNotFoundError,
 )
 from agent.keys.audit import AuditLog
@@ -362,7 +362,9 @@ class LocalKeyManager:
             select(K.id).where(K.owner == owner, K.name == name, K.removed == false())
         ).first()
         if taken is not None:
-            raise KeyNameError(f"an API key named '{name}' already exists; choose another name")
+            raise KeyNameTakenError(
+                f"an API key named '{name}' already exists; choose another name"
+            )
 
     def _add_secret(self, connection: Connection, key_id: str, secret: str, now: datetime) -> None:
         connection.execute(
@@ -402,7 +404,7 @@ class LocalKeyManager:
                 yield connection
         except IntegrityError as exc:
             if "name" in str(exc.orig):  # the per-owner unique name index, raced on PostgreSQL
-                raise KeyNameError("an API key with this name already exists") from exc
+                raise KeyNameTakenError("an API key with this name already exists") from exc
             raise BackendError(_db_message(exc)) from exc
         except SQLAlchemyError as exc:
             raise BackendError(_db_message(exc)) from exc

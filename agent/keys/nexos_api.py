@@ -21,6 +21,7 @@ from agent.errors import (
     KeyConflictError,
     KeyError_,
     KeyNameError,
+    KeyNameTakenError,
     KeyNotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -49,7 +50,7 @@ def error_for(
         return KeyNotFoundError(f"nexos.ai has no {key}")
     if status == 409:
         if names:
-            return KeyNameError(detail or "an API key with this name already exists")
+            return KeyNameTakenError(detail or "an API key with this name already exists")
         return KeyConflictError(f"{key} was changed at the same time on nexos.ai: {detail}")
     if status == 429:
         wait = retry_after(response)

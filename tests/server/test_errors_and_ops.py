@@ -169,3 +169,13 @@ def test_serve_command_runs_uvicorn_with_the_factory(monkeypatch: pytest.MonkeyP
     assert result.exit_code == 0, result.output
     assert calls[0]["target"] == "server.app:app_factory" and calls[0]["factory"] is True
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8123 and calls[0]["workers"] == 2
+
+
+def test_key_name_errors_map_to_400_and_a_taken_name_to_409() -> None:
+    from agent.errors import KeyNameError, KeyNameTakenError
+    from server.problems import to_server_error
+
+    assert to_server_error(KeyNameError("the key name is required")).status == 400
+    # the wording does not matter, the type does
+    assert to_server_error(KeyNameError("already used characters are invalid")).status == 400
+    assert to_server_error(KeyNameTakenError("name in use")).status == 409
