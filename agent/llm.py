@@ -27,8 +27,10 @@ from langchain.agents.middleware import (
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
+from sqlalchemy.engine import make_url
 
 from agent.actions import SIGN_IN, staged_answer
 from agent.approvals import Pending, preview_for
@@ -184,6 +186,26 @@ def _tools(services: AgentServices, turn: _Turn) -> list[BaseTool]:
 
 
 @asynccontextmanager
+async def checkpointer(settings: AgentSettings) -> AsyncIterator[Any]:
+    """Where LangGraph keeps a paused turn (a pending rotate/revoke) between requests.
+
+    On PostgreSQL the same database as everything else, so any worker on any host can
+    resume it; otherwise a SQLite file in the data dir, shared by the workers of one host.
+    """
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() == "postgresql":
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        async with AsyncPostgresSaver.from_conn_string(conninfo) as saver:
+            await saver.setup()  # idempotent: creates or migrates its tables
+            yield saver
+        return
+    async with AsyncSqliteSaver.from_conn_string(
+        str(settings.data_dir / "agent-checkpoints.db")
+    ) as saver:
+        yield saver
+
+
+@asynccontextmanager
 async def _graph(services: AgentServices, turn: _Turn) -> AsyncIterator[Any]:
     settings = services.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -193,9 +215,7 @@ async def _graph(services: AgentServices, turn: _Turn) -> AsyncIterator[Any]:
         HumanInTheLoopMiddleware(interrupt_on={name: review for name in GATED}),
         ToolCallLimitMiddleware(run_limit=settings.llm_max_tool_calls, exit_behavior="end"),
     ]
-    async with AsyncSqliteSaver.from_conn_string(
-        str(settings.data_dir / "agent-checkpoints.db")
-    ) as saver:
+    async with checkpointer(settings) as saver:
         yield create_agent(
             services.chat_model,
             _tools(services, turn),
