@@ -12,9 +12,6 @@ from ingest.config import IngestSettings
 class AgentSettings(IngestSettings):
     """Adds what answering questions and managing keys needs."""
 
-    database_url: str = Field(
-        "", description="SQLAlchemy URL; empty = SQLite file <data_dir>/docsagent.db."
-    )
     keys_backend: Literal["local", "nexos"] = Field("local", description="Key store backend.")
     key_prefix: str = Field("dak_", description="Prefix of generated local API keys.")
     key_pepper: str = Field(

@@ -20,6 +20,11 @@ class IngestSettings(BaseSettings):
     data_dir: Path = Field(Path(".docsagent"), description="Index, databases and secrets.")
     docs_cache: Path = Field(Path("docs_cache"), description="Fetched docs: <host>/<path>.md.")
     site_url: str = Field("https://docs.nexos.ai", description="The docs site this agent serves.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the shared database (e.g. postgresql+psycopg://…); "
+        "empty = SQLite files in the data dir (docsagent.db, ingest.sqlite3).",
+    )
     chroma_url: str = Field(
         "", description="Chroma server URL; empty = embedded persistent Chroma."
     )

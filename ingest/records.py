@@ -1,26 +1,45 @@
 """The ingest record: page url → content sha256, title, chunk count, plus a version counter.
 
-A small SQLite file under the data dir (WAL, so readers in other processes never block).
-A page's row is marked pending (sha256 = '') before its chunks are written and finalised
-after, so a killed ingest leaves rows the next run recognises as changed or removed."""
+It lives where the rest of docsagent's state lives: the database of `DOCSAGENT_DATABASE_URL`
+when one is set (so every worker on every host sees the same pages, pending set and index
+version), otherwise a small SQLite file `<data_dir>/ingest.sqlite3` (WAL, so readers in
+other processes never block). A page's row is marked pending (sha256 = '') before its
+chunks are written and finalised after, so a killed ingest leaves rows the next run
+recognises as changed or removed, and readers can hide a page while it is rewritten.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from ingest.errors import IndexError_
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS pages (collection TEXT NOT NULL, url TEXT NOT NULL,"
-    " md_url TEXT NOT NULL, title TEXT NOT NULL, sha256 TEXT NOT NULL, chunks INTEGER NOT NULL,"
-    " PRIMARY KEY (collection, url))",
-    "CREATE TABLE IF NOT EXISTS meta (collection TEXT NOT NULL, key TEXT NOT NULL,"
-    " value TEXT NOT NULL, PRIMARY KEY (collection, key))",
+_META = sa.MetaData()
+pages_table = sa.Table(
+    "ingest_pages",
+    _META,
+    sa.Column("collection", sa.String(200), primary_key=True),
+    sa.Column("url", sa.String(2000), primary_key=True),
+    sa.Column("md_url", sa.String(2000), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("chunks", sa.Integer, nullable=False),
 )
+versions_table = sa.Table(
+    "ingest_versions",
+    _META,
+    sa.Column("collection", sa.String(200), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+P, V = pages_table.c, versions_table.c
 
 
 @dataclass(frozen=True)
@@ -32,60 +51,104 @@ class PageRecord:
     chunks: int
 
 
-class PageRecords:
-    """Per-collection page records in `<data_dir>/ingest.sqlite3`."""
+def records_engine(database_url: str, data_dir: Path) -> Engine:
+    """The shared database when configured, else `<data_dir>/ingest.sqlite3` (WAL)."""
+    if database_url:
+        url = make_url(database_url)
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        # no pool: an index is opened by CLI runs, tests and workers alike and rarely closed;
+        # pooled connections would outlive it (and hold locks). A record read is one query.
+        return sa.create_engine(url, poolclass=sa.pool.NullPool)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        f"sqlite:///{(data_dir / 'ingest.sqlite3').resolve()}", connect_args={"timeout": 30}
+    )
 
-    def __init__(self, path: Path, collection: str) -> None:
-        self.path = path
+    @sa.event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+    return engine
+
+
+class PageRecords:
+    """Per-collection page records and the collection's index version."""
+
+    def __init__(self, engine: Engine, collection: str) -> None:
+        self.engine = engine
         self.collection = collection
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._tx() as db:
-            for statement in _SCHEMA:
-                db.execute(statement)
+        self.location = engine.url.render_as_string(hide_password=True)
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert: Any = insert
+        try:
+            _META.create_all(engine)
+        except sa.exc.SQLAlchemyError:
+            # several workers creating the tables at once: one wins, the rest see them
+            if not sa.inspect(engine).has_table(pages_table.name):
+                raise
 
     @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[Connection]:
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise IndexError_(f"cannot open ingest record {self.path}: {exc}") from exc
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield db
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise IndexError_(f"ingest record {self.path} failed: {exc}") from exc
-        finally:
-            db.close()
+            with self.engine.begin() as db:
+                yield db
+        except sa.exc.SQLAlchemyError as exc:
+            raise IndexError_(f"ingest record at {self.location} failed: {exc}") from exc
 
     def all(self) -> dict[str, PageRecord]:
-        with self._tx(write=False) as db:
+        with self._tx() as db:
             rows = db.execute(
-                "SELECT url, md_url, title, sha256, chunks FROM pages WHERE collection = ?"
-                " ORDER BY url",
-                (self.collection,),
-            ).fetchall()
+                sa.select(P.url, P.md_url, P.title, P.sha256, P.chunks)
+                .where(P.collection == self.collection)
+                .order_by(P.url)
+            ).all()
         return {row[0]: PageRecord(*row) for row in rows}
 
     def mark_pending(self, pages: Iterable[tuple[str, str, str]]) -> None:
         """(url, md_url, title) rows → pending, keeping their last known chunk count."""
+        rows = [
+            {
+                "collection": self.collection,
+                "url": u,
+                "md_url": m,
+                "title": t,
+                "sha256": "",
+                "chunks": 0,
+            }
+            for u, m, t in pages
+        ]
+        if not rows:
+            return
+        stmt = self._insert(pages_table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[P.collection, P.url],
+            set_={"sha256": "", "md_url": stmt.excluded.md_url, "title": stmt.excluded.title},
+        )
         with self._tx() as db:
-            db.executemany(
-                "INSERT INTO pages VALUES (?, ?, ?, ?, '', 0) ON CONFLICT (collection, url)"
-                " DO UPDATE SET sha256 = '', md_url = excluded.md_url, title = excluded.title",
-                [(self.collection, *page) for page in pages],
-            )
+            db.execute(stmt, rows)
             self._bump(db)  # readers learn the page is being rewritten (and hide it)
 
     def finalise(self, records: Iterable[PageRecord]) -> None:
+        rows = [
+            {
+                "collection": self.collection,
+                "url": r.url,
+                "md_url": r.md_url,
+                "title": r.title,
+                "sha256": r.sha256,
+                "chunks": r.chunks,
+            }
+            for r in records
+        ]
+        stmt = self._insert(pages_table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[P.collection, P.url],
+            set_={c: getattr(stmt.excluded, c) for c in ("md_url", "title", "sha256", "chunks")},
+        )
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?)",
-                [(self.collection, r.url, r.md_url, r.title, r.sha256, r.chunks) for r in records],
-            )
+            if rows:
+                db.execute(stmt, rows)
             self._bump(db)
 
     def remove(self, urls: Iterable[str]) -> None:
@@ -93,36 +156,36 @@ class PageRecords:
         if not urls:
             return
         with self._tx() as db:
-            db.executemany(
-                "DELETE FROM pages WHERE collection = ? AND url = ?",
-                [(self.collection, url) for url in urls],
-            )
+            for start in range(0, len(urls), 500):
+                db.execute(
+                    pages_table.delete().where(
+                        P.collection == self.collection, P.url.in_(urls[start : start + 500])
+                    )
+                )
             self._bump(db)
 
     def clear(self) -> None:
         with self._tx() as db:
-            db.execute("DELETE FROM pages WHERE collection = ?", (self.collection,))
+            db.execute(pages_table.delete().where(P.collection == self.collection))
             self._bump(db)
 
     def pending(self) -> set[str]:
         """Urls of pages whose chunks are being (or were last interruptedly) written."""
-        with self._tx(write=False) as db:
+        with self._tx() as db:
             rows = db.execute(
-                "SELECT url FROM pages WHERE collection = ? AND sha256 = ''", (self.collection,)
-            ).fetchall()
+                sa.select(P.url).where(P.collection == self.collection, P.sha256 == "")
+            ).all()
         return {row[0] for row in rows}
 
     def version(self) -> int:
-        with self._tx(write=False) as db:
-            row = db.execute(
-                "SELECT value FROM meta WHERE collection = ? AND key = 'version'",
-                (self.collection,),
-            ).fetchone()
-        return int(row[0]) if row else 0
+        with self._tx() as db:
+            value = db.execute(sa.select(V.version).where(V.collection == self.collection)).scalar()
+        return int(value or 0)
 
-    def _bump(self, db: sqlite3.Connection) -> None:
+    def _bump(self, db: Connection) -> None:
+        stmt = self._insert(versions_table).values(collection=self.collection, version=1)
         db.execute(
-            "INSERT INTO meta VALUES (?, 'version', '1') ON CONFLICT (collection, key)"
-            " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-            (self.collection,),
+            stmt.on_conflict_do_update(
+                index_elements=[V.collection], set_={"version": V.version + 1}
+            )
         )

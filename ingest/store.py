@@ -21,7 +21,7 @@ from ingest.embed import embeddings_identity
 from ingest.errors import EmbeddingMismatchError, IndexError_
 from ingest.models import Chunk, Hit
 from ingest.query import expand_query
-from ingest.records import PageRecord, PageRecords
+from ingest.records import PageRecord, PageRecords, records_engine
 
 Vector = Sequence[float]
 
@@ -302,5 +302,6 @@ def _digest(parts: Any) -> str:
 def open_index(settings: IngestSettings, embeddings: Embeddings) -> DocIndex:
     """The index the settings describe (embedded Chroma under data_dir, or a server)."""
     client, location = make_client(settings)
-    records = PageRecords(settings.data_dir / "ingest.sqlite3", settings.chroma_collection)
+    engine = records_engine(settings.database_url, settings.data_dir)
+    records = PageRecords(engine, settings.chroma_collection)
     return DocIndex(client, settings.chroma_collection, embeddings, records, location)

@@ -102,8 +102,12 @@ def test_chroma_server_killed_mid_ingest_then_reingest_is_consistent(
     expected = _snapshot(reference)
     assert len(expected) > PAGES
 
-    settings = scaled_settings.model_copy(
-        update={"chroma_url": own_chroma.url, "data_dir": scaled_settings.data_dir / "own"}
+    settings = scaled_settings.model_copy(  # its own collection: the page records live in
+        update={  # the shared database, keyed by collection
+            "chroma_url": own_chroma.url,
+            "data_dir": scaled_settings.data_dir / "own",
+            "chroma_collection": scaled_settings.chroma_collection + "-own",
+        }
     )
     index = open_index(settings, embeddings)
     failure: list[BaseException] = []
@@ -140,3 +144,20 @@ def test_chroma_server_killed_mid_ingest_then_reingest_is_consistent(
     assert len(records) == PAGES + 1 and all(r.sha256 for r in records.values())
     assert sum(r.chunks for r in records.values()) == again.count() == len(expected)
     assert again.search("my key leaked", k=1)[0].chunk.anchor_url.endswith("#rotate-api-key")
+
+
+def test_a_second_host_sees_the_pages_and_index_version_of_the_first(
+    scaled_settings: Settings, tmp_path: Path
+) -> None:
+    embeddings = make_embeddings(scaled_settings)
+    host_a = open_index(scaled_settings, embeddings)
+    # another host: its own data dir, the same database and Chroma server
+    host_b = open_index(scaled_settings.model_copy(update={"data_dir": tmp_path / "b"}), embeddings)
+    before = host_b.version()
+    ingest_sync(scaled_settings, [str(scaled_settings.docs_cache)], index=host_a)
+    assert [p.url for p in host_b.pages()] == [API_KEYS_URL]
+    assert host_b.version() > before  # host B's retriever rebuilds its BM25 index
+    assert host_b.pending_pages() == set()
+    assert not (tmp_path / "b" / "ingest.sqlite3").exists()
+    host_a.records.mark_pending([(API_KEYS_URL, API_KEYS_URL + ".md", "API Keys")])
+    assert host_b.pending_pages() == {API_KEYS_URL}  # a rewrite on A is hidden on B too
