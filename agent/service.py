@@ -150,7 +150,7 @@ async def answer(
         if result.sources:
             meta["topic"] = result.sources[0].title
     result.conversation_id = conv
-    await asyncio.to_thread(_record_turn, services, conv, text, result, meta)
+    await asyncio.to_thread(record_turn, services, conv, text, result, meta)
     return result
 
 
@@ -165,9 +165,10 @@ def _open_turn(
     return conv, previous, pending
 
 
-def _record_turn(
+def record_turn(
     services: AgentServices, conv: str, text: str, result: Answer, meta: dict[str, Any]
 ) -> None:
+    """Store a question and its answer in the conversation (one writer per process)."""
     with services.turn_lock:
         services.conversations.add_user(conv, text)
         services.conversations.add_answer(conv, result, meta)
@@ -251,10 +252,10 @@ async def decide(
         raise ConversationNotFoundError("no such conversation")
     result = await _decide(services, conversation_id, pending_id, approve, principal, channel)
     result.conversation_id = conversation_id
-    services.conversations.add_user(
-        conversation_id, "approve pending key action" if approve else "reject pending key action"
+    said = "approve pending key action" if approve else "reject pending key action"
+    await asyncio.to_thread(
+        record_turn, services, conversation_id, said, result, {"intent": "decide"}
     )
-    services.conversations.add_answer(conversation_id, result, {"intent": "decide"})
     return result
 
 

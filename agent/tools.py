@@ -15,7 +15,7 @@ from agent import actions
 from agent.keys.base import Channel, Principal
 from agent.models import Answer
 from agent.routing import Intent
-from agent.service import AgentServices, answer_docs, check_question
+from agent.service import AgentServices, answer_docs, check_question, record_turn
 
 
 def search_docs(services: AgentServices, query: str, k: int = 5) -> list[dict[str, Any]]:
@@ -128,8 +128,7 @@ def _staged(
     conv = services.conversations.ensure(conversation_id, principal.owner)
     intent = Intent("rotate" if verb == "rotate" else "revoke", key_ref=key)
     result = _run(services, intent, principal, channel, conv)
-    services.conversations.add_user(conv, f"{verb} key {key}")
-    services.conversations.add_answer(conv, result, {"intent": verb})
+    record_turn(services, conv, f"{verb} key {key}", result, {"intent": verb})
     return result
 
 
