@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Row, insert, select, update
 
 from agent.errors import ApprovalError
 from agent.models import PendingAction
@@ -95,21 +96,7 @@ class Approvals:
                 .where(pending_actions.c.status == "pending")
                 .values(status="superseded", decided_at=now)
             )
-            conn.execute(
-                insert(pending_actions).values(
-                    id=pending.id,
-                    conversation_id=conversation_id,
-                    owner=owner,
-                    tool=tool,
-                    key_id=key_id,
-                    key_name=key_name,
-                    preview=preview,
-                    source=source,
-                    status="pending",
-                    created_at=now,
-                    expires_at=pending.expires_at,
-                )
-            )
+            conn.execute(insert(pending_actions).values(**asdict(pending), created_at=now))
         return pending
 
     def get(self, pending_id: str) -> Pending | None:
@@ -117,33 +104,20 @@ class Approvals:
             row = conn.execute(
                 select(pending_actions).where(pending_actions.c.id == pending_id)
             ).first()
-        if row is None:
-            return None
-        return Pending(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            owner=row.owner,
-            tool=row.tool,
-            key_id=row.key_id,
-            key_name=row.key_name,
-            preview=row.preview,
-            source=row.source,
-            status=row.status,
-            expires_at=row.expires_at,
-        )
+        return _from_row(row) if row is not None else None
 
     def active(self, conversation_id: str, owner: str) -> Pending | None:
         """The conversation's pending action, if one is still open for this owner."""
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(pending_actions.c.id)
+                select(pending_actions)
                 .where(pending_actions.c.conversation_id == conversation_id)
                 .where(pending_actions.c.owner == owner)
                 .where(pending_actions.c.status == "pending")
                 .where(pending_actions.c.expires_at > self.clock())
                 .order_by(pending_actions.c.created_at.desc())
             ).first()
-        return self.get(row.id) if row else None
+        return _from_row(row) if row is not None else None
 
     def consume(
         self, pending_id: str, *, owner: str, conversation_id: str, approve: bool
@@ -168,3 +142,7 @@ class Approvals:
                 raise ApprovalError("this pending action has expired; ask again")
             raise ApprovalError("this pending action was already decided")
         return pending
+
+
+def _from_row(row: Row[Any]) -> Pending:
+    return Pending(**{f.name: getattr(row, f.name) for f in fields(Pending)})
