@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from agent.keys.base import APIKeyRecord, KeyManager, Principal
 from server.deps import CurrentPrincipal, KeysDep, MetricsDep
-from server.errors import Conflict, Unauthorized
+from server.errors import Unauthorized
 
 router = APIRouter(tags=["api keys"])
 
@@ -31,11 +31,8 @@ class APIKeyUpdate(BaseModel):
     expiration_date: datetime | None = None
 
 
-class BulkItem(BaseModel):
+class BulkItem(APIKeyUpdate):
     id: str = Field(..., max_length=64)
-    name: str | None = Field(None, max_length=1024)
-    enabled: bool | None = None
-    expiration_date: datetime | None = None
     remove: bool = False
 
 
@@ -91,9 +88,7 @@ def create_key(
     body: APIKeyRequest, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
 ) -> dict[str, Any]:
     """Generate a key; the full `api_key` is returned this once."""
-    wanted = body.name.strip()
-    if any(r.name == wanted for r in keys.list(principal.owner, principal=principal)):
-        raise Conflict(f"a key named {wanted!r} already exists")
+    # a name the owner already uses: the key store refuses it (KeyNameTakenError → 409)
     record, secret = keys.create(
         principal.owner,
         body.name,
@@ -115,6 +110,13 @@ def update_key(
     metrics: MetricsDep,
 ) -> dict[str, object]:
     """Rename, enable/disable or change the expiration of one of the caller's keys."""
+    return _update(keys, principal, key_id, body, metrics).to_json()
+
+
+def _update(
+    keys: KeyManager, principal: Principal, key_id: str, body: APIKeyUpdate, metrics: MetricsDep
+) -> APIKeyRecord:
+    """Apply the fields the request set (an omitted expiration_date stays as it is)."""
     changes: dict[str, Any] = {"name": body.name, "enabled": body.enabled}
     if "expiration_date" in body.model_fields_set:
         changes["expiration_date"] = body.expiration_date
@@ -127,7 +129,7 @@ def update_key(
         principal=principal,
     )
     metrics.key_events.labels("updated", "rest").inc()
-    return record.to_json()
+    return record
 
 
 @router.delete("/v1/user/api_keys/{key_id}", status_code=204, response_class=Response)
@@ -155,18 +157,7 @@ def bulk(
             )
             metrics.key_events.labels("revoked", "rest").inc()
         else:
-            changes: dict[str, Any] = {"name": item.name, "enabled": item.enabled}
-            if "expiration_date" in item.model_fields_set:
-                changes["expiration_date"] = item.expiration_date
-            record = keys.update(
-                principal.owner,
-                item.id,
-                **changes,
-                actor=principal.owner,
-                channel="rest",
-                principal=principal,
-            )
-            metrics.key_events.labels("updated", "rest").inc()
+            record = _update(keys, principal, item.id, item, metrics)
         out.append(record.to_json())
     return out
 
