@@ -3,26 +3,15 @@ spawned processes start in a second instead of re-importing the whole stack."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from agent.config import AgentSettings
 from agent.db import make_engine, migrate
 from agent.errors import KeyConflictError
-from agent.keys.format import generate_key
 from agent.keys.local import LocalKeyManager
+from tests.agent.keys.racing import after
 
 PEPPER = "scaled-tests-pepper-" + "x" * 16  # every process of a test shares it
-
-
-def after(barrier: Any) -> Callable[[str], str]:
-    """A secret generator that waits until every contender has read the key."""
-
-    def new_secret(prefix: str) -> str:
-        barrier.wait(timeout=60)
-        return generate_key(prefix)
-
-    return new_secret
 
 
 def rotate_in_process(database_url: str, key_id: str, barrier: Any, out: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,13 +13,14 @@ import sqlalchemy as sa
 
 from agent.config import AgentSettings
 from agent.db import make_engine, migrate
-from agent.errors import AuthenticationError, KeyConflictError, KeyNotFoundError
+from agent.errors import KeyNotFoundError
 from agent.keys.base import KeyManager
 from agent.keys.factory import make_key_manager
 from agent.keys.local import LocalKeyManager
 from server.config import Settings
+from tests.agent.keys.racing import after, race_rotations, working
 from tests.conftest import remember_secret
-from tests.scaled.procs import PEPPER, after, migrate_in_process, rotate_in_process
+from tests.scaled.procs import PEPPER, migrate_in_process, rotate_in_process
 
 pytestmark = pytest.mark.scaled
 
@@ -38,17 +38,6 @@ def keys(scaled_settings: Settings, engine: sa.Engine) -> KeyManager:
     return make_key_manager(scaled_settings, engine=engine)
 
 
-def _working(keys: KeyManager, secrets: list[str]) -> list[str]:
-    alive = []
-    for secret in secrets:
-        try:
-            keys.verify(secret)
-        except AuthenticationError:
-            continue
-        alive.append(secret)
-    return alive
-
-
 def test_create_verify_rotate_revoke_on_postgres(keys: KeyManager, engine: sa.Engine) -> None:
     assert engine.dialect.name == "postgresql"
     record, secret = keys.create("alice", "Production")
@@ -59,7 +48,7 @@ def test_create_verify_rotate_revoke_on_postgres(keys: KeyManager, engine: sa.En
     rotated, new = keys.rotate("alice", record.id)
     remember_secret(new)
     assert rotated.id == record.id and rotated.name == "Production"
-    assert _working(keys, [secret, new]) == [new]
+    assert working(keys, [secret, new]) == [new]
 
     with pytest.raises(KeyNotFoundError):
         keys.rotate("bob", record.id)
@@ -68,7 +57,7 @@ def test_create_verify_rotate_revoke_on_postgres(keys: KeyManager, engine: sa.En
     )
     remember_secret(short_secret)
     keys.revoke("alice", record.id)
-    assert _working(keys, [new, short_secret]) == [short_secret]
+    assert working(keys, [new, short_secret]) == [short_secret]
     assert [r.name for r in keys.list("alice")] == ["Short"]
     events = [(e.event, e.key_id) for e in keys.audit("alice")]
     assert sorted(events) == sorted(
@@ -91,20 +80,11 @@ def test_twenty_threads_rotating_one_key(
     record, original = keys.create("alice", "Production")
     remember_secret(original)
     racer = LocalKeyManager(engine, scaled_settings, new_secret=after(threading.Barrier(20)))
-
-    def rotate(_: int) -> str | Exception:
-        try:
-            return racer.rotate("alice", record.id)[1]
-        except KeyConflictError as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(rotate, range(20)))
-    secrets = [remember_secret(r) for r in results if isinstance(r, str)]
-    conflicts = [r for r in results if isinstance(r, KeyConflictError)]
+    secrets, conflicts = race_rotations(racer, "alice", record.id, 20)
+    secrets = [remember_secret(s) for s in secrets]
     assert len(secrets) == 1 and len(conflicts) == 19
     assert all(record.id in str(c) for c in conflicts)
-    assert _working(keys, [original, *secrets]) == secrets
+    assert working(keys, [original, *secrets]) == secrets
     assert [e.event for e in keys.audit("alice")].count("rotated") == 1
 
 
@@ -125,7 +105,7 @@ def test_four_processes_rotating_one_key(keys: KeyManager, pg_url: str) -> None:
         assert proc.exitcode == 0
     secrets = [remember_secret(value) for kind, value in results if kind == "secret"]
     assert sorted(kind for kind, _ in results) == ["conflict"] * 3 + ["secret"]
-    assert _working(keys, [original, *secrets]) == secrets
+    assert working(keys, [original, *secrets]) == secrets
 
 
 def test_four_processes_migrating_a_fresh_database_at_once(pg_url: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,52 +17,23 @@ from sqlalchemy import Engine
 
 from agent.config import AgentSettings
 from agent.db import make_engine, migrate
-from agent.errors import AuthenticationError, KeyConflictError
-from agent.keys.format import generate_key
+from agent.errors import KeyConflictError
 from agent.keys.local import LocalKeyManager
+from tests.agent.keys.racing import after, race_rotations, working
 from tests.conftest import remember_secret
-
-
-def _after(barrier: Any) -> Callable[[str], str]:
-    def new_secret(prefix: str) -> str:
-        barrier.wait(timeout=30)
-        return generate_key(prefix)
-
-    return new_secret
-
-
-def _working(keys: LocalKeyManager, secrets: list[str]) -> list[str]:
-    alive = []
-    for secret in secrets:
-        try:
-            keys.verify(secret)
-        except AuthenticationError:
-            continue
-        alive.append(secret)
-    return alive
 
 
 def test_twenty_threads_rotating_one_key(engine: Engine, settings: AgentSettings) -> None:
     keys = LocalKeyManager(engine, settings)
     record, original = keys.create("alice", "Production")
     remember_secret(original)
-    racer = LocalKeyManager(engine, settings, new_secret=_after(threading.Barrier(20)))
-
-    def rotate(_: int) -> str | Exception:
-        try:
-            return racer.rotate("alice", record.id)[1]
-        except KeyConflictError as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(rotate, range(20)))
-    secrets = [r for r in results if isinstance(r, str)]
-    conflicts = [r for r in results if isinstance(r, KeyConflictError)]
+    racer = LocalKeyManager(engine, settings, new_secret=after(threading.Barrier(20), 30))
+    secrets, conflicts = race_rotations(racer, "alice", record.id, 20)
     for secret in secrets:
         remember_secret(secret)
     assert len(secrets) == 1 and len(conflicts) == 19
     assert all("Production" in str(c) and record.id in str(c) for c in conflicts)
-    assert _working(keys, [original, *secrets]) == secrets
+    assert working(keys, [original, *secrets]) == secrets
     assert [e.event for e in keys.audit("alice")].count("rotated") == 1
 
 
@@ -71,7 +41,7 @@ def _rotate_in_process(data_dir: str, key_id: str, barrier: Any, out: Any) -> No
     settings = AgentSettings(data_dir=Path(data_dir))
     engine = make_engine(settings)
     migrate(engine)  # both processes migrate at start-up, too
-    racer = LocalKeyManager(engine, settings, new_secret=_after(barrier))
+    racer = LocalKeyManager(engine, settings, new_secret=after(barrier, 30))
     try:
         out.put(("secret", racer.rotate("alice", key_id)[1]))
     except KeyConflictError as exc:
@@ -103,7 +73,7 @@ def test_two_processes_rotating_one_key(engine: Engine, settings: AgentSettings)
         remember_secret(secret)
     assert sorted(kind for kind, _ in results) == ["conflict", "secret"]
     assert "Production" in next(value for kind, value in results if kind == "conflict")
-    assert _working(keys, [original, *secrets]) == secrets
+    assert working(keys, [original, *secrets]) == secrets
 
 
 @pytest.mark.parametrize("workers", [4])
