@@ -293,6 +293,8 @@ def history(
 
 
 async def close(services: AgentServices) -> None:
-    """Release the HTTP client `build_services` made (an injected one is the caller's)."""
+    """Write the key store's buffered uses, release the HTTP client `build_services` made
+    (an injected one is the caller's)."""
+    await asyncio.to_thread(services.keys.close)
     if services.http_client is not None:
         await services.http_client.aclose()

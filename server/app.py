@@ -130,6 +130,7 @@ def create_app(
                 yield
         finally:
             log.info("docsagent shutting down")
+            app.state.limiter.close()
             if owned:
                 await close(built)
                 built.engine.dispose()
@@ -145,7 +146,8 @@ def create_app(
     app.state.metrics = metrics
     _install_error_handlers(app, metrics)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (ops.router, chat.router, completions.router, keys.router, feedback.router):
+    # the key API first: routes are matched in order, and it is the hot authenticated path
+    for router in (keys.router, ops.router, chat.router, completions.router, feedback.router):
         app.include_router(router)
     app.include_router(tools.router)
     mcp.mount(app, settings)

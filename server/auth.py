@@ -11,6 +11,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import lru_cache, partial
+
+import anyio
 
 from agent.errors import AuthenticationError
 from agent.keys.base import KeyManager, Principal
@@ -34,8 +37,7 @@ def extract_key(headers: Mapping[str, str]) -> str | None:
 
 def admin_owners(settings: Settings) -> frozenset[str]:
     """Owners allowed to read insights: the bootstrap owner and DOCSAGENT_ADMINS."""
-    listed = {owner.strip() for owner in settings.admins.split(",") if owner.strip()}
-    return frozenset({BOOTSTRAP_OWNER, *listed})
+    return _admins(settings.admins)
 
 
 def authenticate(
@@ -48,15 +50,71 @@ def authenticate(
 ) -> Principal:
     """Verify `secret`; count failures per `client` address and traffic per key."""
     fail_bucket = f"authfail:{client}"
-    limiter.check(fail_bucket, settings.rate_limit_failed_auth)
+    if not limiter.check_cached(fail_bucket, settings.rate_limit_failed_auth):
+        limiter.check(fail_bucket, settings.rate_limit_failed_auth)
     try:
         principal = keys.verify(secret)
     except AuthenticationError as exc:
         limiter.record(fail_bucket, settings.rate_limit_failed_auth)
         raise Unauthorized("invalid API key") from exc
-    principal = replace(principal, is_admin=principal.owner in admin_owners(settings))
-    limiter.hit(f"key:{principal.key_id or principal.owner}", settings.rate_limit_per_key)
+    principal = _with_role(principal, settings)
+    bucket = _traffic_bucket(principal)
+    if not limiter.try_hit(bucket, settings.rate_limit_per_key):
+        limiter.hit(bucket, settings.rate_limit_per_key)
     return principal
+
+
+async def authenticate_async(
+    secret: str,
+    *,
+    keys: KeyManager,
+    settings: Settings,
+    limiter: RateLimiter,
+    client: str,
+) -> Principal:
+    """`authenticate` for the event loop: answered from memory when nothing changed since
+    this worker last saw the key and the address (the common request: no thread, no
+    table), otherwise the same checks in a worker thread."""
+    fail_limit = settings.rate_limit_failed_auth
+    principal = None
+    if limiter.check_cached(f"authfail:{client}", fail_limit):
+        principal = keys.verify_cached(secret)
+    if principal is None:
+        return await anyio.to_thread.run_sync(
+            partial(
+                authenticate, secret, keys=keys, settings=settings, limiter=limiter, client=client
+            )
+        )
+    principal = _with_role(principal, settings)
+    bucket = _traffic_bucket(principal)
+    if not limiter.try_hit(bucket, settings.rate_limit_per_key):
+        await anyio.to_thread.run_sync(limiter.hit, bucket, settings.rate_limit_per_key)
+    return principal
+
+
+def _with_role(principal: Principal, settings: Settings) -> Principal:
+    is_admin = principal.owner in _admins(settings.admins)
+    if principal.is_admin == is_admin:
+        return principal
+    if principal.credential is not None:  # a nexos.ai secret: never kept beyond the request
+        return replace(principal, is_admin=is_admin)
+    return _as_role(principal, is_admin)
+
+
+@lru_cache(maxsize=64)
+def _admins(listed: str) -> frozenset[str]:
+    return frozenset(
+        {BOOTSTRAP_OWNER, *(owner.strip() for owner in listed.split(",") if owner.strip())}
+    )
+
+
+@lru_cache(maxsize=4096)
+def _as_role(principal: Principal, is_admin: bool) -> Principal:
+    return replace(principal, is_admin=is_admin)
+
+
+def _traffic_bucket(principal: Principal) -> str:
+    return f"key:{principal.key_id or principal.owner}"
 
 
 def optional_principal(
@@ -75,6 +133,26 @@ def optional_principal(
             raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
         return None
     return authenticate(secret, keys=keys, settings=settings, limiter=limiter, client=client)
+
+
+async def optional_principal_async(
+    headers: Mapping[str, str],
+    *,
+    keys: KeyManager,
+    settings: Settings,
+    limiter: RateLimiter,
+    client: str,
+    required: bool,
+) -> Principal | None:
+    """`optional_principal` for the event loop (see `authenticate_async`)."""
+    secret = extract_key(headers)
+    if secret is None:
+        if required or settings.require_auth:
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        return None
+    return await authenticate_async(
+        secret, keys=keys, settings=settings, limiter=limiter, client=client
+    )
 
 
 def _console(line: str) -> None:

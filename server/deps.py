@@ -1,9 +1,10 @@
 """Every FastAPI dependency, as `Annotated[..., Depends(...)]` aliases; tests swap them
 through `app.dependency_overrides`. Objects built at start-up live on `app.state`.
 
-Dependencies that only read `app.state` are `async def`: FastAPI runs a plain `def`
-dependency in the thread pool, and a thread hop per trivial lookup cost more than the
-key verification itself. Those that touch the database stay `def` (one hop each)."""
+Dependencies are `async def`: FastAPI runs a plain `def` dependency in the thread pool,
+and a thread hop per trivial lookup costs more than a cached key verification. The
+principal dependencies answer from memory on the event loop and hop to a thread only
+when the database must be read (`server.auth.authenticate_async`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from agent.keys.base import KeyManager, Principal
 from agent.service import AgentServices
 from ingest.store import DocIndex
 from server.answering import Answering
-from server.auth import optional_principal
+from server.auth import optional_principal_async
 from server.config import Settings
 from server.errors import Forbidden
 from server.metrics import Metrics
@@ -66,8 +67,9 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
-async def get_keys(services: ServicesDep) -> KeyManager:
-    return services.keys
+async def get_keys(request: Request) -> KeyManager:
+    keys: KeyManager = request.app.state.services.keys
+    return keys
 
 
 KeysDep = Annotated[KeyManager, Depends(get_keys)]
@@ -77,14 +79,15 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _principal(
-    request: Request, settings: Settings, keys: KeyManager, limiter: RateLimiter, required: bool
-) -> Principal | None:
-    principal = optional_principal(
+async def _principal(request: Request, required: bool) -> Principal | None:
+    # app.state directly rather than sub-dependencies: FastAPI solves each dependency
+    # per request, and on the authenticated hot path that overhead outweighs the work
+    state = request.app.state
+    principal = await optional_principal_async(
         request.headers,
-        keys=keys,
-        settings=settings,
-        limiter=limiter,
+        keys=state.services.keys,
+        settings=state.settings,
+        limiter=state.limiter,
         client=_client(request),
         required=required,
     )
@@ -92,21 +95,17 @@ def _principal(
     return principal
 
 
-def get_optional_principal(
-    request: Request, settings: SettingsDep, keys: KeysDep, limiter: LimiterDep
-) -> Principal | None:
+async def get_optional_principal(request: Request) -> Principal | None:
     """The caller when a key was sent; None for anonymous (unless auth is required)."""
-    return _principal(request, settings, keys, limiter, required=False)
+    return await _principal(request, required=False)
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
-def get_principal(
-    request: Request, settings: SettingsDep, keys: KeysDep, limiter: LimiterDep
-) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """The caller; 401 without a valid key."""
-    principal = _principal(request, settings, keys, limiter, required=True)
+    principal = await _principal(request, required=True)
     assert principal is not None  # required=True raises Unauthorized instead
     return principal
 

@@ -102,8 +102,7 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or (
                 "/mcp" if scope["path"].startswith("/mcp") else "<unmatched>"
             )
-            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(template).observe(elapsed)
+            self.metrics.observe_request(template, scope["method"], status, elapsed)
             principal = scope["state"].get("principal")
             self.log.info(
                 "%s %s %s",

@@ -1,4 +1,5 @@
-"""Sliding-window rate limits kept in SQL, so every uvicorn worker shares the same counters.
+"""Sliding-window rate limits kept in SQL, so every uvicorn worker shares the same counters,
+with just enough kept in memory that the common request touches no table.
 
 Two limits, both per minute and both settings (0 = off):
 - failed authentication per client address (`rate_limit_failed_auth`): once an address
@@ -10,21 +11,39 @@ One row per (bucket, minute) in `rate_limits`; an upsert increments it atomicall
 count that is compared with a limit is the sliding-window estimate `current + previous ×
 (share of the previous minute still inside the last 60 s)`, so a burst cannot double
 its allowance by straddling a minute boundary.
+
+In memory:
+- Per-key traffic is counted against a lease: after each sync with the shared counter a
+  worker may count up to 1/16 of the allowance still left (as of that sync) on its own,
+  for at most a second, then it adds its hits to the shared row and reads the total back.
+  Far from the limit that is one write per key per second per worker; near it, every hit
+  syncs. Up to 16 workers sharing one key therefore never exceed the limit together; a
+  crashed worker forgets at most its unsynced hits.
+- Failed-auth counts are remembered per address, tagged with the `auth_failures` epoch
+  (`agent/epochs.py`) that every recorded failure bumps: while no authentication failed
+  anywhere, an address's state is known without reading its row.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from agent.epochs import AUTH_FAILURES, EpochReader, bump
+from agent.errors import BackendError
 from server.errors import TooManyRequests, Unavailable
 
 WINDOW_SECONDS = 60
+LEASE_SHARE = 16  # a worker may spend 1/LEASE_SHARE of the remaining allowance unsynced
+SYNC_SECONDS = 1.0  # …and for at most this long
+MAX_TRACKED = 10_000  # buckets remembered in memory (oldest forgotten first)
 
 rate_limits_table = sa.Table(
     "rate_limits",
@@ -33,16 +52,148 @@ rate_limits_table = sa.Table(
     sa.Column("window", sa.BigInteger, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
+_T = rate_limits_table.c
+
+
+@dataclass
+class _Lease:
+    """A bucket's shared counts at the last sync, plus hits counted here since."""
+
+    window: int
+    shared: int
+    previous: int
+    unsynced: int
+    synced_at: float
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A failed-auth bucket's counts read at `epoch` (valid while the epoch is unchanged)."""
+
+    epoch: int
+    window: int
+    current: int
+    previous: int
+
+    def at(self, window: int) -> tuple[int, int]:
+        """(current, previous) counts for `window`, rolled forward from when they were read."""
+        if window == self.window:
+            return self.current, self.previous
+        return (0, self.current) if window == self.window + 1 else (0, 0)
 
 
 class RateLimiter:
-    """Count hits per bucket and minute; raise TooManyRequests past a limit."""
+    """Count hits per bucket and minute; raise TooManyRequests past a limit. Thread-safe."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._monotonic = monotonic
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._epochs = EpochReader(engine)
+        self._leases: dict[str, _Lease] = {}
+        self._known: dict[str, _Known] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._epochs.close()
+
+    # -- per-key traffic ---------------------------------------------------------------
+
+    def try_hit(self, bucket: str, limit: int) -> bool:
+        """Count one request from memory if the lease allows; False (nothing counted)
+        when the shared counter must decide: then call `hit`. Never blocks."""
+        if limit <= 0:
+            return True
+        window, _, weight = self._window()
+        with self._lock:
+            lease = self._leases.get(bucket)
+            if (
+                lease is None
+                or lease.window != window
+                or self._monotonic() - lease.synced_at >= SYNC_SECONDS
+            ):
+                return False
+            left = limit - lease.shared - lease.previous * weight
+            if lease.unsynced + 1 > left / LEASE_SHARE:
+                return False
+            lease.unsynced += 1
+            return True
+
+    def hit(self, bucket: str, limit: int) -> None:
+        """Count one request in `bucket` (and any hits leased since the last sync) in the
+        shared counter; 429 once more than `limit` fall in the last minute."""
+        if limit <= 0:
+            return
+        window, retry_after, weight = self._window()
+        with self._lock:
+            lease = self._leases.pop(bucket, None)
+        if lease is not None and lease.window != window and lease.unsynced:
+            self._increment(bucket, lease.window, lease.unsynced)  # hits of an older minute
+        carried = lease.unsynced if lease is not None and lease.window == window else 0
+        current, previous = self._increment(bucket, window, carried + 1)
+        with self._lock:
+            self._leases[bucket] = _Lease(window, current, previous, 0, self._monotonic())
+            _forget_oldest(self._leases)
+        if current + previous * weight > limit:
+            raise TooManyRequests("too many requests; slow down", retry_after=retry_after)
+
+    # -- failed authentication ---------------------------------------------------------
+
+    def check_cached(self, bucket: str, limit: int) -> bool:
+        """True when memory shows `bucket` under `limit`; 429 when it shows it at the limit;
+        False when only `check` can tell. Never blocks (one local epoch read at most)."""
+        if limit <= 0:
+            return True
+        if not self._epochs.inline:
+            return False
+        with self._lock:
+            known = self._known.get(bucket)
+        if known is None or known.epoch != self._read_epoch():
+            return False
+        window, retry_after, weight = self._window()
+        current, previous = known.at(window)
+        self._raise_if_reached(current + previous * weight, limit, retry_after)
+        return True
+
+    def check(self, bucket: str, limit: int) -> None:
+        """429 if `bucket` already reached `limit` in the last minute (does not count)."""
+        if limit <= 0:
+            return
+        epoch = self._read_epoch()  # before the counts: a failure in between bumps it
+        window, retry_after, weight = self._window()
+        current, previous = self._count(bucket, window)
+        with self._lock:
+            self._known[bucket] = _Known(epoch, window, current, previous)
+            _forget_oldest(self._known)
+        self._raise_if_reached(current + previous * weight, limit, retry_after)
+
+    def record(self, bucket: str, limit: int) -> None:
+        """Count one failure in `bucket` without raising, and announce it to every worker."""
+        if limit > 0:
+            self._increment(bucket, self._window()[0], 1, announce=AUTH_FAILURES)
+
+    # -- the shared counters -----------------------------------------------------------
+
+    @staticmethod
+    def _raise_if_reached(estimate: float, limit: int, retry_after: float) -> None:
+        if estimate >= limit:
+            raise TooManyRequests(
+                "too many failed authentications; try again later", retry_after=retry_after
+            )
+
+    def _read_epoch(self) -> int:
+        try:
+            return self._epochs.read(AUTH_FAILURES)
+        except BackendError as exc:
+            raise Unavailable("rate-limit store unavailable") from exc
 
     def _window(self) -> tuple[int, float, float]:
         """(current window, Retry-After seconds, weight of the previous window)."""
@@ -52,72 +203,53 @@ class RateLimiter:
         previous_weight = 1.0 - (now - window * WINDOW_SECONDS) / WINDOW_SECONDS
         return window, retry_after, previous_weight
 
-    def _previous(self, conn: sa.Connection, bucket: str, window: int) -> int:
-        table = rate_limits_table
+    @staticmethod
+    def _previous(conn: sa.Connection, bucket: str, window: int) -> int:
         value = conn.execute(
-            sa.select(table.c.count).where(table.c.bucket == bucket, table.c.window == window - 1)
+            sa.select(_T.count).where(_T.bucket == bucket, _T.window == window - 1)
         ).scalar()
         return int(value or 0)
 
-    def _increment(self, bucket: str, window: int) -> tuple[int, int]:
-        """Count one hit; (this window's count, the previous window's count)."""
-        table = rate_limits_table
+    def _increment(
+        self, bucket: str, window: int, amount: int, *, announce: str | None = None
+    ) -> tuple[int, int]:
+        """Add `amount` hits; (this window's count, the previous window's count)."""
         stmt = (
-            self._insert(table)
-            .values(bucket=bucket, window=window, count=1)
+            self._insert(rate_limits_table)
+            .values(bucket=bucket, window=window, count=amount)
             .on_conflict_do_update(
-                index_elements=[table.c.bucket, table.c.window],
-                set_={"count": table.c.count + 1},
+                index_elements=[_T.bucket, _T.window], set_={"count": _T.count + amount}
             )
-            .returning(table.c.count)
+            .returning(_T.count)
         )
         try:
             with self._engine.begin() as conn:
                 count = int(conn.execute(stmt).scalar_one())
-                if count == 1:  # first hit of a new window: forget windows before the previous
+                if count == amount:  # first hits of a new window: drop windows before the last
                     conn.execute(
-                        table.delete().where(table.c.bucket == bucket, table.c.window < window - 1)
+                        rate_limits_table.delete().where(
+                            _T.bucket == bucket, _T.window < window - 1
+                        )
                     )
                 previous = self._previous(conn, bucket, window)
+                if announce is not None:
+                    bump(conn, announce)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
         return count, previous
 
     def _count(self, bucket: str, window: int) -> tuple[int, int]:
-        table = rate_limits_table
         try:
             with self._engine.connect() as conn:
                 value = conn.execute(
-                    sa.select(table.c.count).where(
-                        table.c.bucket == bucket, table.c.window == window
-                    )
+                    sa.select(_T.count).where(_T.bucket == bucket, _T.window == window)
                 ).scalar()
                 previous = self._previous(conn, bucket, window)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
         return int(value or 0), previous
 
-    def hit(self, bucket: str, limit: int) -> None:
-        """Count one request in `bucket`; 429 once more than `limit` fall in this minute."""
-        if limit <= 0:
-            return
-        window, retry_after, weight = self._window()
-        current, previous = self._increment(bucket, window)
-        if current + previous * weight > limit:
-            raise TooManyRequests("too many requests; slow down", retry_after=retry_after)
 
-    def check(self, bucket: str, limit: int) -> None:
-        """429 if `bucket` already reached `limit` this minute (does not count)."""
-        if limit <= 0:
-            return
-        window, retry_after, weight = self._window()
-        current, previous = self._count(bucket, window)
-        if current + previous * weight >= limit:
-            raise TooManyRequests(
-                "too many failed authentications; try again later", retry_after=retry_after
-            )
-
-    def record(self, bucket: str, limit: int) -> None:
-        """Count one event in `bucket` without raising."""
-        if limit > 0:
-            self._increment(bucket, self._window()[0])
+def _forget_oldest(tracked: dict[str, _Lease] | dict[str, _Known]) -> None:
+    while len(tracked) > MAX_TRACKED:
+        tracked.pop(next(iter(tracked)))

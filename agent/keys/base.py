@@ -149,4 +149,17 @@ class KeyManager(Protocol):
 
     def verify(self, secret: str) -> Principal: ...
 
+    def verify_cached(self, secret: str) -> Principal | None:
+        """`verify` from memory, without I/O that could block (event-loop safe), or None
+        when only `verify` can decide."""
+        ...
+
+    def list_cached(self, owner: str) -> builtins.list[APIKeyRecord] | None:
+        """`list` from memory without blocking I/O, or None when only `list` can answer."""
+        ...
+
     def audit(self, owner: str | None = None, limit: int = 100) -> builtins.list[AuditEvent]: ...
+
+    def close(self) -> None:
+        """Write what is buffered and release connections (at shutdown)."""
+        ...

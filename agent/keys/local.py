@@ -2,6 +2,8 @@
 
 Verification is checksum → HMAC digest → one indexed lookup → enabled / expired /
 revoked / secret still valid, and every failure is the same `AuthenticationError`.
+Verified keys and listings are kept in memory for one `keys` epoch (`agent/keys/cache.py`):
+every write below bumps it in its own transaction, so no worker serves a stale key.
 Changes use `UPDATE … WHERE version = :seen` in one transaction with their audit event,
 so of two concurrent rotations of one key exactly one wins and the other gets
 `KeyConflictError` naming the key (on SQLite and PostgreSQL alike).
@@ -32,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from agent.config import AgentSettings
+from agent.epochs import KEYS, EpochReader, bump
 from agent.errors import (
     AuthenticationError,
     BackendError,
@@ -41,6 +44,7 @@ from agent.errors import (
 )
 from agent.keys.audit import AuditLog
 from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, Channel, Principal
+from agent.keys.cache import KeyCache, VerifiedKey
 from agent.keys.format import clean_name, generate_key, mask_secret, masked, parse_key
 from agent.keys.pepper import digest, load_pepper
 from agent.keys.tables import keys_table, secrets_table
@@ -101,6 +105,8 @@ class LocalKeyManager:
         self._new_secret = new_secret
         self._audit = AuditLog(engine, clock)
         self._usage = UsageRecorder(self._writer)
+        self._epochs = EpochReader(engine)
+        self._cache = KeyCache()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -109,9 +115,13 @@ class LocalKeyManager:
         if parse_key(secret) is None:
             raise AuthenticationError()
         wanted = digest(self._pepper, secret)
+        epoch = self._epochs.read(KEYS)  # before the row: a change in between bumps it
+        now = self._clock()
+        cached = self._cache.verified(wanted, epoch, now)
+        if cached is not None and not UsageRecorder.due(cached.last_used_at, now):
+            return cached.principal
         with self._db() as connection:
             row = connection.execute(_VERIFY_BY_DIGEST, {"digest": wanted}).first()
-        now = self._clock()
         if (
             row is None
             or not hmac.compare_digest(row.digest, wanted)
@@ -121,22 +131,54 @@ class LocalKeyManager:
             or (row.valid_until is not None and row.valid_until <= now)
         ):
             raise AuthenticationError()
-        if UsageRecorder.due(row.last_used_at, now):
+        last_used = row.last_used_at
+        if UsageRecorder.due(last_used, now):
             self._usage.note(row.id, now)
-        return Principal(owner=row.owner, key_id=row.id, key_version=row.version)
+            last_used = now  # what the batch will write; not due again for a minute
+        principal = Principal(owner=row.owner, key_id=row.id, key_version=row.version)
+        self._cache.remember(
+            VerifiedKey(wanted, principal, row.expiration_date, row.valid_until, last_used, epoch)
+        )
+        return principal
+
+    def verify_cached(self, secret: str) -> Principal | None:
+        """`verify` answered from memory plus one epoch read, or None when that cannot
+        decide without the database (unknown, changed, refused or use-not-yet-noted keys).
+        Never writes and never blocks on a lock: fit for the event loop."""
+        if not self._epochs.inline or not secret.startswith(self._prefix):
+            return None
+        # no checksum parse: only digests of keys that passed `verify` are in the cache
+        wanted = digest(self._pepper, secret)
+        now = self._clock()
+        cached = self._cache.verified(wanted, self._epochs.read(KEYS), now)
+        if cached is None or UsageRecorder.due(cached.last_used_at, now):
+            return None
+        return cached.principal
 
     def list(
         self, owner: str, *, principal: Principal | None = None
     ) -> builtins.list[APIKeyRecord]:
         """The owner's keys that are not revoked, oldest first, masked."""
         self._usage.flush()
+        epoch = self._epochs.read(KEYS)
+        cached = self._cache.listing(owner, epoch)
+        if cached is not None:
+            return cached
         query = (
             select(keys_table)
             .where(K.owner == owner, K.removed == false())
             .order_by(K.created_at, K.id)
         )
         with self._db() as connection:
-            return [self._record(row) for row in connection.execute(query)]
+            records = [self._record(row) for row in connection.execute(query)]
+        self._cache.remember_listing(owner, epoch, records)
+        return records
+
+    def list_cached(self, owner: str) -> builtins.list[APIKeyRecord] | None:
+        """`list` from memory plus one epoch read, or None (see `verify_cached`)."""
+        if not self._epochs.inline or self._usage.pending:
+            return None
+        return self._cache.listing(owner, self._epochs.read(KEYS))
 
     def get(self, owner: str, key_id: str, *, principal: Principal | None = None) -> APIKeyRecord:
         """One of the owner's keys (revoked ones included); another owner's key is not found."""
@@ -322,9 +364,10 @@ class LocalKeyManager:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def flush_usage(self) -> None:
-        """Write pending `last_used_at` updates now (e.g. at shutdown)."""
+    def close(self) -> None:
+        """Write pending uses and close the epoch reader's connections (at shutdown)."""
         self._usage.flush()
+        self._epochs.close()
 
     def _row(self, owner: str, key_id: str) -> Row[Any]:
         self._usage.flush()
@@ -402,6 +445,7 @@ class LocalKeyManager:
         try:
             with self._writer.begin() as connection:
                 yield connection
+                bump(connection, KEYS)  # every cached key and listing is stale from now
         except IntegrityError as exc:
             if "name" in str(exc.orig):  # the per-owner unique name index, raced on PostgreSQL
                 raise KeyNameTakenError("an API key with this name already exists") from exc

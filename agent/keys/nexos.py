@@ -111,12 +111,11 @@ class NexosKeyManager:
             raise AuthenticationError()
         if any(char.isspace() for char in secret):
             raise AuthenticationError()
+        cached = self.verify_cached(secret)
+        if cached is not None:
+            return cached
         fingerprint = hashlib.sha256(secret.encode()).digest()
         now = self._monotonic()
-        with self._lock:
-            hit = self._verified.get(fingerprint)
-        if hit is not None and hit[0] > now:
-            return Principal(owner=hit[1], credential=secret)
         try:
             self._request("GET", "/v1/user/api_keys", secret)
         except (AuthenticationError, PermissionDeniedError):
@@ -127,6 +126,22 @@ class NexosKeyManager:
                 self._verified.pop(next(iter(self._verified)))
             self._verified[fingerprint] = (now + VERIFY_TTL_SECONDS, owner)
         return Principal(owner=owner, credential=secret)
+
+    def verify_cached(self, secret: str) -> Principal | None:
+        """A success of the last VERIFY_TTL_SECONDS for this secret, or None."""
+        fingerprint = hashlib.sha256(secret.encode()).digest()
+        with self._lock:
+            hit = self._verified.get(fingerprint)
+        if hit is not None and hit[0] > self._monotonic():
+            return Principal(owner=hit[1], credential=secret)
+        return None
+
+    def close(self) -> None:
+        """Nothing buffered; the HTTP client belongs to whoever built it."""
+
+    def list_cached(self, owner: str) -> builtins.list[APIKeyRecord] | None:
+        """Always None: the listing lives at nexos.ai."""
+        return None
 
     def list(
         self, owner: str, *, principal: Principal | None = None

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, bindparam, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent.epochs import KEYS, bump
 from agent.errors import BackendError
 from agent.keys.tables import keys_table
 
@@ -61,6 +62,11 @@ class UsageRecorder:
         if due:
             self.flush()
 
+    @property
+    def pending(self) -> bool:
+        """Uses noted but not yet written."""
+        return bool(self._pending)
+
     def flush(self) -> None:
         """Write every noted use now."""
         with self._lock:
@@ -75,5 +81,6 @@ class UsageRecorder:
         try:
             with self._writer.begin() as connection:
                 connection.execute(_TOUCH, rows)
+                bump(connection, KEYS)  # cached listings show last_used_at
         except SQLAlchemyError as exc:
             raise BackendError(f"cannot record key use: {type(exc).__name__}") from exc

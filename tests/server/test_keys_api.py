@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 
+from agent.service import build_services, close
+from server.app import create_app
 from tests.conftest import remember_secret
-from tests.server.conftest import User
+from tests.server.conftest import User, make_settings, new_user, running
 from tests.server.test_errors_and_ops import assert_error
 
 API = "/v1/user/api_keys"
@@ -135,3 +138,38 @@ async def test_concurrent_self_rotations_with_one_secret_have_exactly_one_winner
     new = remember_secret(winners[0].json()["api_key"])
     assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
     assert_error(await client.get("/v1/me", headers={"X-Api-Key": secret}), 401, "unauthorized")
+
+
+async def test_a_change_in_one_worker_counts_in_another_on_the_next_request(
+    tmp_path: Path,
+) -> None:
+    """Two apps with their own services on one database stand for two uvicorn workers:
+    each keeps verified keys in memory, yet a rotation or revocation made through one is
+    refused by the other on the very next request."""
+    settings = make_settings(tmp_path)
+    worker_a, worker_b = build_services(settings), build_services(settings)
+    user = new_user(worker_a)
+    async with (
+        running(create_app(settings, services=worker_a)) as app_a,
+        running(create_app(settings, services=worker_b)) as app_b,
+    ):
+        a = httpx.AsyncClient(transport=httpx.ASGITransport(app=app_a), base_url="http://a")
+        b = httpx.AsyncClient(transport=httpx.ASGITransport(app=app_b), base_url="http://b")
+        async with a, b:
+            for _ in range(3):  # warm worker A's memory
+                assert (await a.get(API, headers=user.headers)).status_code == 200
+            rotated = await b.post(f"{API}/{user.key_id}/rotate", headers=user.headers)
+            assert rotated.status_code == 200
+            new = {"Authorization": f"Bearer {remember_secret(rotated.json()['api_key'])}"}
+            assert_error(await a.get(API, headers=user.headers), 401, "unauthorized")
+            assert (await a.get(API, headers=new)).status_code == 200
+            created = await b.post(API, headers=new, json={"name": "second"})
+            assert created.status_code == 201
+            remember_secret(created.json()["api_key"])
+            listed = await a.get(API, headers=new)
+            assert [k["name"] for k in listed.json()] == ["main", "second"]
+            assert (await b.delete(f"{API}/{user.key_id}", headers=new)).status_code == 204
+            assert_error(await a.get(API, headers=new), 401, "unauthorized")
+    for services in (worker_a, worker_b):
+        await close(services)
+        services.engine.dispose()

@@ -7,7 +7,7 @@ import pytest
 from agent.db import make_engine, migrate
 from server.config import Settings
 from server.errors import TooManyRequests
-from server.ratelimit import RateLimiter
+from server.ratelimit import SYNC_SECONDS, RateLimiter
 
 
 class Clock:
@@ -23,8 +23,65 @@ def limiters() -> tuple[RateLimiter, RateLimiter, Clock]:
     engine = make_engine(Settings())
     migrate(engine)
     clock = Clock(60 * 1000 + 50.0)  # 50 s into a minute
-    # two limiters on one database stand for two workers
-    return RateLimiter(engine, clock=clock), RateLimiter(engine, clock=clock), clock
+    # two limiters on one database stand for two workers (they share the fake clock for
+    # wall time and for the lease's monotonic time)
+    return (
+        RateLimiter(engine, clock=clock, monotonic=clock),
+        RateLimiter(make_engine(Settings()), clock=clock, monotonic=clock),
+        clock,
+    )
+
+
+def request(limiter: RateLimiter, bucket: str, limit: int) -> bool:
+    """One request as the server makes it: from the lease if it can, else the shared row."""
+    if limiter.try_hit(bucket, limit):
+        return True
+    try:
+        limiter.hit(bucket, limit)
+    except TooManyRequests:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("limit", [1, 7, 50, 600])
+def test_two_workers_together_never_exceed_the_limit(
+    limiters: tuple[RateLimiter, RateLimiter, Clock], limit: int
+) -> None:
+    a, b, clock = limiters
+    clock.now -= 49  # the start of a minute, so the previous minute weighs nothing
+    allowed = sum(request((a, b)[i % 2], "key:k", limit) for i in range(3 * limit))
+    assert allowed == limit
+
+
+def test_far_from_the_limit_requests_are_counted_without_the_shared_row(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    a, b, clock = limiters
+    a.hit("key:busy", 10_000)  # the first request syncs and takes a lease
+    local = sum(a.try_hit("key:busy", 10_000) for _ in range(300))
+    assert local == 300
+    clock.now += SYNC_SECONDS  # the lease has lasted long enough: the next request syncs
+    assert not a.try_hit("key:busy", 10_000)
+    a.hit("key:busy", 10_000)
+    # the other worker now sees every request the first one counted
+    with pytest.raises(TooManyRequests):
+        b.hit("key:busy", 302)
+
+
+def test_a_failure_recorded_by_another_worker_is_seen_at_once(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    a, b, _ = limiters
+    assert not a.check_cached("authfail:ip", 3)  # never looked at: must ask the database
+    a.check("authfail:ip", 3)
+    assert a.check_cached("authfail:ip", 3)  # known and under the limit, from memory
+    for _ in range(3):
+        b.record("authfail:ip", 3)
+    assert not a.check_cached("authfail:ip", 3)  # another worker counted failures
+    with pytest.raises(TooManyRequests):
+        a.check("authfail:ip", 3)
+    with pytest.raises(TooManyRequests):  # now known to be blocked, still from memory
+        a.check_cached("authfail:ip", 3)
 
 
 def test_limit_is_shared_between_workers(limiters: tuple[RateLimiter, RateLimiter, Clock]) -> None:

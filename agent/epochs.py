@@ -1,0 +1,101 @@
+"""Named change counters ("epochs") in the shared database, so each worker can keep what
+they guard in memory and still see another worker's change on its very next request.
+
+A writer bumps an epoch in the same transaction as the change it announces (`bump`). A
+reader reads the epoch *before* the data it caches and tags the cached value with it;
+whenever the epoch differs, the cached value is stale. Epochs: `keys` (any key created,
+changed, rotated, revoked or used) and `auth_failures` (a failed authentication counted).
+
+`EpochReader.read` is one primary-key lookup. On SQLite it goes through a raw per-thread
+connection (a few microseconds, never blocked by writers under WAL), cheap enough for the
+event loop (`inline`); on PostgreSQL it is a round trip and belongs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent.errors import BackendError
+
+KEYS = "keys"
+AUTH_FAILURES = "auth_failures"
+
+epochs_table = sa.Table(
+    "epochs",
+    sa.MetaData(),
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+_E = epochs_table.c
+_BUMP = sa.update(epochs_table).where(_E.name == sa.bindparam("epoch")).values(value=_E.value + 1)
+_READ = sa.select(_E.value).where(_E.name == sa.bindparam("epoch"))
+_RAW_READ = "SELECT value FROM epochs WHERE name = ?"
+
+
+def bump(connection: Connection, name: str) -> None:
+    """Announce a change; call inside the transaction that makes it."""
+    connection.execute(_BUMP, {"epoch": name})
+
+
+class EpochReader:
+    """Reads epochs of one database; thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        database = engine.url.database or ""
+        file_backed = database not in ("", ":memory:") and not database.startswith("file:")
+        self._sqlite_path = database if engine.dialect.name == "sqlite" and file_backed else None
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def inline(self) -> bool:
+        """True when `read` is a local file read, fine to call on the event loop."""
+        return self._sqlite_path is not None
+
+    def read(self, name: str) -> int:
+        """The epoch's current value (-1 if the database predates it)."""
+        try:
+            if self._sqlite_path is not None:
+                return self._read_sqlite(name)
+            with self._engine.connect() as connection:
+                value = connection.execute(_READ, {"epoch": name}).scalar()
+        except (sqlite3.Error, SQLAlchemyError) as exc:
+            raise BackendError(f"cannot read the {name} epoch: {type(exc).__name__}") from exc
+        return -1 if value is None else int(value)
+
+    def _read_sqlite(self, name: str) -> int:
+        local = self._local
+        connection: sqlite3.Connection | None = getattr(local, "connection", None)
+        if connection is None:
+            assert self._sqlite_path is not None
+            connection = sqlite3.connect(
+                self._sqlite_path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            local.connection, local.version, local.values = connection, None, {}
+            with self._lock:
+                self._opened.append(connection)
+        # data_version changes whenever another connection commits (this one never writes),
+        # so while it stands still every epoch read through this connection still holds
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if version != local.version:
+            local.version, local.values = version, {}
+        value: int | None = local.values.get(name)
+        if value is None:
+            row = connection.execute(_RAW_READ, (name,)).fetchone()
+            value = local.values[name] = -1 if row is None else int(row[0])
+        return value
+
+    def close(self) -> None:
+        """Close the per-thread connections (at shutdown)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+        self._local = threading.local()

@@ -1,0 +1,86 @@
+"""In-memory copies of verified keys and of owners' key listings, valid for one `keys`
+epoch (see `agent/epochs.py`).
+
+Every key change, in any worker, bumps the epoch in its own transaction, and every cached
+value is tagged with the epoch read *before* the database read that produced it; a value
+whose tag differs from the current epoch is never used. So a revocation, rotation or
+disable anywhere takes effect on the next request everywhere, while the common request
+(the same key again, nothing changed) needs one epoch read instead of a join and a write.
+
+Only keys that were valid when verified are kept; their expiry times are checked again on
+every use. Unknown or refused secrets are never cached (failed attempts are the failed-auth
+limiter's business). Both maps are bounded; the oldest entries go first.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from agent.keys.base import APIKeyRecord, Principal
+
+MAX_VERIFIED = 10_000
+MAX_LISTINGS = 1_000
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """What verification needs of a key and its secret, as read at `epoch`."""
+
+    digest: bytes
+    principal: Principal
+    expiration_date: datetime | None
+    valid_until: datetime | None
+    last_used_at: datetime | None
+    epoch: int
+
+    def valid_at(self, now: datetime) -> bool:
+        return (self.expiration_date is None or self.expiration_date > now) and (
+            self.valid_until is None or self.valid_until > now
+        )
+
+
+class KeyCache:
+    """Verified keys by secret digest and listings by owner; thread-safe."""
+
+    def __init__(self, max_verified: int = MAX_VERIFIED, max_listings: int = MAX_LISTINGS) -> None:
+        self._verified: OrderedDict[bytes, VerifiedKey] = OrderedDict()
+        self._listings: OrderedDict[str, tuple[int, tuple[APIKeyRecord, ...]]] = OrderedDict()
+        self._max_verified = max_verified
+        self._max_listings = max_listings
+        self._lock = threading.Lock()
+
+    def verified(self, digest: bytes, epoch: int, now: datetime) -> VerifiedKey | None:
+        """The cached key for `digest` if it is from `epoch` and still valid at `now`."""
+        with self._lock:
+            entry = self._verified.get(digest)
+        if entry is None or entry.epoch != epoch or not entry.valid_at(now):
+            return None
+        if not hmac.compare_digest(entry.digest, digest):
+            return None
+        return entry
+
+    def remember(self, entry: VerifiedKey) -> None:
+        with self._lock:
+            self._verified[entry.digest] = entry
+            self._verified.move_to_end(entry.digest)
+            while len(self._verified) > self._max_verified:
+                self._verified.popitem(last=False)
+
+    def listing(self, owner: str, epoch: int) -> list[APIKeyRecord] | None:
+        """The owner's cached listing if it is from `epoch`."""
+        with self._lock:
+            cached = self._listings.get(owner)
+        if cached is None or cached[0] != epoch:
+            return None
+        return list(cached[1])
+
+    def remember_listing(self, owner: str, epoch: int, records: list[APIKeyRecord]) -> None:
+        with self._lock:
+            self._listings[owner] = (epoch, tuple(records))
+            self._listings.move_to_end(owner)
+            while len(self._listings) > self._max_listings:
+                self._listings.popitem(last=False)

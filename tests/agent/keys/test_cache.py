@@ -1,0 +1,114 @@
+"""Verified keys and listings kept in memory: a change made by another worker (another
+key manager with its own engine on the same database) counts on the very next request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from agent.config import AgentSettings
+from agent.db import make_engine
+from agent.errors import AuthenticationError
+from agent.keys.local import LocalKeyManager
+from tests.agent.keys.conftest import FakeClock, MakeKey, StatementLog
+
+
+@pytest.fixture
+def other_worker(settings: AgentSettings, clock: FakeClock) -> Iterator[LocalKeyManager]:
+    """A second key manager with its own connection pool, as another process has."""
+    engine = make_engine(settings)
+    manager = LocalKeyManager(engine, settings, clock=clock)
+    yield manager
+    manager.close()
+    engine.dispose()
+
+
+def warm(keys: LocalKeyManager, secret: str) -> None:
+    """Verify until the answer comes from memory (the first use is noted, then cached)."""
+    keys.verify(secret)
+    assert keys.verify_cached(secret) is not None
+
+
+def test_a_repeated_verification_is_answered_from_memory(
+    keys: LocalKeyManager, make_key: MakeKey, statements: StatementLog
+) -> None:
+    record, secret = make_key()
+    warm(keys, secret)
+    statements.statements.clear()
+    for _ in range(5):
+        assert keys.verify(secret).key_id == record.id
+        assert keys.verify_cached(secret) is not None
+    assert not [s for s in statements.statements if "api_key_secrets" in s]
+
+
+@pytest.mark.parametrize("change", ["revoke", "disable", "rotate"])
+def test_a_change_by_another_worker_refuses_the_cached_key_at_once(
+    keys: LocalKeyManager, other_worker: LocalKeyManager, make_key: MakeKey, change: str
+) -> None:
+    record, secret = make_key()
+    warm(keys, secret)
+    if change == "revoke":
+        other_worker.revoke("alice", record.id)
+    elif change == "disable":
+        other_worker.update("alice", record.id, enabled=False)
+    else:
+        _, new_secret = other_worker.rotate("alice", record.id)
+        assert keys.verify(new_secret).key_id == record.id
+    assert keys.verify_cached(secret) is None
+    with pytest.raises(AuthenticationError):
+        keys.verify(secret)
+
+
+def test_a_cached_key_still_expires_on_time(
+    keys: LocalKeyManager, make_key: MakeKey, clock: FakeClock
+) -> None:
+    _, secret = make_key(expires_at=clock.now + timedelta(minutes=5))
+    warm(keys, secret)
+    clock.advance(5 * 60)
+    assert keys.verify_cached(secret) is None
+    with pytest.raises(AuthenticationError):
+        keys.verify(secret)
+
+
+def test_a_rotation_grace_period_ends_for_a_cached_secret(
+    keys: LocalKeyManager, make_key: MakeKey, clock: FakeClock
+) -> None:
+    record, old = make_key()
+    _, new = keys.rotate("alice", record.id, grace=60)
+    warm(keys, old)
+    clock.advance(61)
+    with pytest.raises(AuthenticationError):
+        keys.verify(old)
+    assert keys.verify(new).key_id == record.id
+
+
+def test_a_listing_shows_another_workers_new_key_at_once(
+    keys: LocalKeyManager, other_worker: LocalKeyManager, make_key: MakeKey
+) -> None:
+    make_key("alice", "first")
+    assert [r.name for r in keys.list("alice")] == ["first"]
+    assert keys.list_cached("alice") is not None
+    other_worker.create("alice", "second")
+    assert keys.list_cached("alice") is None
+    assert [r.name for r in keys.list("alice")] == ["first", "second"]
+
+
+def test_a_listing_shows_when_a_key_was_last_used(
+    keys: LocalKeyManager, other_worker: LocalKeyManager, make_key: MakeKey
+) -> None:
+    _, secret = make_key()
+    assert keys.list("alice")[0].last_used_at is None
+    other_worker.verify(secret)
+    other_worker.close()  # writes the noted use, as a worker does at the latest on shutdown
+    assert keys.list("alice")[0].last_used_at is not None
+
+
+def test_garbage_never_reaches_the_cache(keys: LocalKeyManager, make_key: MakeKey) -> None:
+    _, secret = make_key()
+    warm(keys, secret)
+    for guess in ("", "dak_", secret[:-1] + ("A" if secret[-1] != "A" else "B"), "x" * 5000):
+        assert keys.verify_cached(guess) is None
+        with pytest.raises(AuthenticationError):
+            keys.verify(guess)
