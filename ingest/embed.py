@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from ingest.config import IngestSettings
 from ingest.errors import ConfigError
+from ingest.wordpieces import WordPieceCounter
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
@@ -94,9 +95,10 @@ class MiniLMEmbeddings(Embeddings):
         verify_file(tokenizer_path, TOKENIZER_SHA256, "tokenizer file")
         verify_file(model_path, MODEL_SHA256, "embedding model file")
 
-        self._counter = Tokenizer.from_file(str(tokenizer_path))
-        self._counter.no_padding()
-        self._counter.no_truncation()
+        counter = Tokenizer.from_file(str(tokenizer_path))
+        counter.no_padding()
+        counter.no_truncation()
+        self._word_pieces = WordPieceCounter(counter)
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
@@ -123,12 +125,11 @@ class MiniLMEmbeddings(Embeddings):
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` without special tokens and without truncation."""
-        return len(self._counter.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+        return self._word_pieces.count(text)
 
     def count_tokens_many(self, texts: list[str]) -> list[int]:
-        """`count_tokens` of each text, in one parallel batch (no offsets computed)."""
-        encoded = self._counter.encode_batch_fast(texts, add_special_tokens=False)
-        return [len(enc.ids) for enc in encoded]
+        """`count_tokens` of each text, in one call (new words tokenized in one batch)."""
+        return self._word_pieces.count_many(texts)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text ([CLS] … [SEP], truncated to 256)."""

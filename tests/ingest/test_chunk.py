@@ -6,10 +6,14 @@ import hashlib
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from ingest.chunk import chunk_page, estimate_tokens
+from ingest.embed import MiniLMEmbeddings
 from ingest.parse import parse_page
+from ingest.pipeline import MAX_TOKENS, OVERLAP
 from tests.conftest import API_KEYS_MD, REPO
 
 PAGE_URL = "https://docs.nexos.ai/workspace/settings/user-settings/api-keys"
@@ -181,3 +185,48 @@ def test_batch_counting_gives_the_same_chunks_with_one_count_per_page() -> None:
     assert len(batches) == 1 and len(batches[0]) == 6  # every section checked in one call
     # single counts only while splitting the long section (its pieces and its breadcrumb)
     assert singles and all("Sentence number" in s or "Generate a key" in s for s in singles)
+
+
+VOCAB = [
+    "rotate", "the", "API", "key", "keys.", "Revoke", "workspace", "(admin)", "naïve", "漢字",
+    "unbelievably", "x.y.z", "e-mail:", "[CLS]", "1.5", "🙂", "supercalifragilisticexpialidocious",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    """The bundled tokenizer on its own, to check chunks independently of the counter."""
+    tok = Tokenizer.from_file(str(REPO / "ingest" / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from(VOCAB), min_size=150, max_size=260),
+    st.lists(st.integers(0, 300), max_size=8),
+)
+def test_sections_around_the_budget_fit_the_real_tokenizer_and_keep_every_word(
+    minilm: MiniLMEmbeddings, tokenizer: Tokenizer, body: list[str], breaks: list[int]
+) -> None:
+    """A section from under to a few times over 254 word pieces, split by the real counter."""
+    for at in sorted(set(breaks), reverse=True):  # some sentence and paragraph breaks
+        body[at:at] = [".\n\n" if at % 2 else "."]
+    md = "# Keys\n\n## Rotation of workspace API keys\n\n" + " ".join(body)
+    chunks = chunk_page(
+        parse_page(md, "https://d.io/keys"),
+        max_tokens=MAX_TOKENS,
+        overlap=OVERLAP,
+        count_tokens=minilm.count_tokens,
+        count_many=minilm.count_tokens_many,
+    )
+    for chunk in chunks:
+        assert len(tokenizer.encode(chunk.embed_text, add_special_tokens=False).ids) <= MAX_TOKENS
+        assert chunk.embed_text.startswith("Keys › Rotation of workspace API keys\n")
+    words_in = [w for w in " ".join(body).split() if w != "."]
+    words_out = " ".join(c.text for c in chunks).split()
+    assert all(w in words_out for w in words_in)
+    assert len({c.id for c in chunks}) == len(chunks)
