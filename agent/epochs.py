@@ -9,12 +9,17 @@ changed, rotated, revoked or used) and `auth_failures` (a failed authentication 
 `EpochReader.read` is one primary-key lookup. On SQLite it goes through a raw per-thread
 connection (a few microseconds, never blocked by writers under WAL), cheap enough for the
 event loop (`inline`); on PostgreSQL it is a round trip and belongs in a worker thread.
+On SQLite a value is reused while `PRAGMA data_version` says nobody committed since, and
+for at most `SQLITE_REUSE_SECONDS` (1 ms) without even that check, so the several reads
+of one request cost one. A change made in this process calls `invalidate()` and counts
+at once; another process's change counts for requests that start 1 ms after its commit.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -35,6 +40,7 @@ _E = epochs_table.c
 _BUMP = sa.update(epochs_table).where(_E.name == sa.bindparam("epoch")).values(value=_E.value + 1)
 _READ = sa.select(_E.value).where(_E.name == sa.bindparam("epoch"))
 _RAW_READ = "SELECT value FROM epochs WHERE name = ?"
+SQLITE_REUSE_SECONDS = 0.001
 
 
 def bump(connection: Connection, name: str) -> None:
@@ -53,6 +59,7 @@ class EpochReader:
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by invalidate(): every thread's reuse window ends
 
     @property
     def inline(self) -> bool:
@@ -70,6 +77,10 @@ class EpochReader:
             raise BackendError(f"cannot read the {name} epoch: {type(exc).__name__}") from exc
         return -1 if value is None else int(value)
 
+    def invalidate(self) -> None:
+        """This process just committed an epoch bump: stop reusing values read before."""
+        self._generation += 1
+
     def _read_sqlite(self, name: str) -> int:
         local = self._local
         connection: sqlite3.Connection | None = getattr(local, "connection", None)
@@ -79,13 +90,19 @@ class EpochReader:
                 self._sqlite_path, timeout=30, isolation_level=None, check_same_thread=False
             )
             local.connection, local.version, local.values = connection, None, {}
+            local.checked_at, local.generation = float("-inf"), -1
             with self._lock:
                 self._opened.append(connection)
-        # data_version changes whenever another connection commits (this one never writes),
-        # so while it stands still every epoch read through this connection still holds
-        version = connection.execute("PRAGMA data_version").fetchone()[0]
-        if version != local.version:
-            local.version, local.values = version, {}
+        now = time.monotonic()
+        fresh = now - local.checked_at < SQLITE_REUSE_SECONDS
+        if not fresh or local.generation != self._generation:
+            # data_version changes whenever another connection commits (this one never
+            # writes), so while it stands still every value read through it still holds
+            local.generation = self._generation
+            version = connection.execute("PRAGMA data_version").fetchone()[0]
+            local.checked_at = now
+            if version != local.version:
+                local.version, local.values = version, {}
         value: int | None = local.values.get(name)
         if value is None:
             row = connection.execute(_RAW_READ, (name,)).fetchone()

@@ -179,6 +179,7 @@ class RateLimiter:
         """Count one failure in `bucket` without raising, and announce it to every worker."""
         if limit > 0:
             self._increment(bucket, self._window()[0], 1, announce=AUTH_FAILURES)
+            self._epochs.invalidate()
 
     # -- the shared counters -----------------------------------------------------------
 

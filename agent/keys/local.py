@@ -446,6 +446,7 @@ class LocalKeyManager:
             with self._writer.begin() as connection:
                 yield connection
                 bump(connection, KEYS)  # every cached key and listing is stale from now
+            self._epochs.invalidate()
         except IntegrityError as exc:
             if "name" in str(exc.orig):  # the per-owner unique name index, raced on PostgreSQL
                 raise KeyNameTakenError("an API key with this name already exists") from exc

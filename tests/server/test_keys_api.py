@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from agent.epochs import SQLITE_REUSE_SECONDS
 from agent.service import build_services, close
 from server.app import create_app
 from tests.conftest import remember_secret
@@ -145,7 +146,8 @@ async def test_a_change_in_one_worker_counts_in_another_on_the_next_request(
 ) -> None:
     """Two apps with their own services on one database stand for two uvicorn workers:
     each keeps verified keys in memory, yet a rotation or revocation made through one is
-    refused by the other on the very next request."""
+    refused by the other on every request that starts 1 ms after it."""
+    moment = 2 * SQLITE_REUSE_SECONDS
     settings = make_settings(tmp_path)
     worker_a, worker_b = build_services(settings), build_services(settings)
     user = new_user(worker_a)
@@ -161,14 +163,17 @@ async def test_a_change_in_one_worker_counts_in_another_on_the_next_request(
             rotated = await b.post(f"{API}/{user.key_id}/rotate", headers=user.headers)
             assert rotated.status_code == 200
             new = {"Authorization": f"Bearer {remember_secret(rotated.json()['api_key'])}"}
+            await asyncio.sleep(moment)
             assert_error(await a.get(API, headers=user.headers), 401, "unauthorized")
             assert (await a.get(API, headers=new)).status_code == 200
             created = await b.post(API, headers=new, json={"name": "second"})
             assert created.status_code == 201
             remember_secret(created.json()["api_key"])
+            await asyncio.sleep(moment)
             listed = await a.get(API, headers=new)
             assert [k["name"] for k in listed.json()] == ["main", "second"]
             assert (await b.delete(f"{API}/{user.key_id}", headers=new)).status_code == 204
+            await asyncio.sleep(moment)
             assert_error(await a.get(API, headers=new), 401, "unauthorized")
     for services in (worker_a, worker_b):
         await close(services)
