@@ -1,9 +1,14 @@
 """Small text helpers shared by retrieval, the extractive answerer and intent routing:
-word tokens, a light stemmer, stop words, synonym groups and sentence splitting."""
+word tokens, stop words and sentence splitting; the stemmer and the synonym groups are the
+docs' vocabulary in `ingest/vocabulary.py`, which dense search shares."""
 
 from __future__ import annotations
 
 import re
+
+from ingest.vocabulary import SYNONYMS, stem
+
+__all__ = ["STOPWORDS", "SYNONYMS", "expand", "plain", "sentences", "stem", "terms", "words"]
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _MARKUP = re.compile(r"\*\*|__|`|<[^>]+>|\[([^\]]*)\]\([^)]*\)")
@@ -18,39 +23,6 @@ STOPWORDS = frozenset(
     this those through to too under until up upon us very want was way we were what when
     where which while who whom why will with would yes you your yours yourself tell know
     need needs thing things something anything someone happen happens really actually""".split()
-)
-
-# Words with the same meaning in these docs; a question may use any of them.
-_SYNONYM_WORDS: tuple[frozenset[str], ...] = (
-    frozenset({"generat", "creat", "make", "add", "issu", "get", "obtain"}),
-    frozenset({"rotat", "regenerat", "replac", "roll", "renew", "swap", "cycl"}),
-    frozenset({"revok", "delet", "remov", "disabl", "deactivat", "destroy", "kill"}),
-    frozenset({"save", "copy", "stor", "keep", "record", "write"}),
-    frozenset({"see", "view", "show", "shown", "display", "reveal", "find", "look"}),
-    frozenset({"menu", "setting", "tab", "section"}),
-    frozenset({"button", "option", "click", "press", "choos", "select"}),
-    frozenset({"leak", "shar", "expos", "compromis", "mistak", "stolen"}),
-    frozenset({"name", "label", "titl"}),
-    frozenset({"popup", "pop", "dialog", "modal", "window"}),
-    frozenset({"key", "token", "apikey"}),
-)
-
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s", "e")
-
-
-def stem(word: str) -> str:
-    """A deliberately light stemmer: 'rotating'/'rotated'/'rotates'/'rotate' → 'rotat'."""
-    word = word.lower().replace("'", "")
-    if len(word) <= 3:
-        return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-SYNONYMS: tuple[frozenset[str], ...] = tuple(
-    frozenset(stem(w) for w in group) for group in _SYNONYM_WORDS
 )
 
 

@@ -20,8 +20,8 @@ from ingest.config import IngestSettings
 from ingest.embed import embeddings_identity
 from ingest.errors import EmbeddingMismatchError, IndexError_
 from ingest.models import Chunk, Hit
-from ingest.query import expand_query
 from ingest.records import PageRecord, PageRecords, records_engine
+from ingest.vocabulary import expand_query
 
 Vector = Sequence[float]
 
