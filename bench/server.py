@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -121,37 +122,60 @@ class Conn:
             self.writer.close()
 
 
-async def load(
-    name: str, port: int, clients: int, seconds: float, make: object
-) -> tuple[str, float, float, float, int]:
-    latencies: list[float] = []
-    errors = 0
+@dataclass
+class Tally:
+    """Requests of one route, possibly over several rounds."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def row(self) -> str:
+        ordered = sorted(self.latencies)
+        p50 = statistics.median(ordered) * 1000
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+        return f"{self.name:32} {self.rps:8.1f} {p50:8.1f} {p99:8.1f} {self.errors:7d}"
+
+
+async def load(tally: Tally, port: int, clients: int, seconds: float, make: object) -> float:
+    """Run `clients` keep-alive clients for `seconds`; add to `tally`; return req/s."""
+    count = len(tally.latencies)
     stop = time.perf_counter() + seconds
 
     async def worker() -> None:
-        nonlocal errors
         conn = Conn(port)
         try:
             while time.perf_counter() < stop:
                 started = time.perf_counter()
                 status = await make(conn)  # type: ignore[operator]
-                latencies.append(time.perf_counter() - started)
-                errors += status >= 400
+                tally.latencies.append(time.perf_counter() - started)
+                tally.errors += status >= 400
         finally:
             conn.close()
 
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     elapsed = time.perf_counter() - began
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return name, len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000, errors
+    tally.elapsed += elapsed
+    return (len(tally.latencies) - count) / elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="the authenticated route and hello-world alternate in this many slices, so "
+        "load from anything else on the machine hits both alike",
+    )
     parser.add_argument(
         "--routes",
         default="ask,chat,auth",
@@ -209,21 +233,31 @@ def main() -> None:
         plan = [
             ("ask", "?ask= (local)", port, ask),
             ("chat", "POST /v1/chat", port, chat),
-            ("auth", "GET /v1/user/api_keys (auth)", port, keys),
-            ("hello", "hello-world", hello_port, hello_world),
         ]
-        results = {
-            key: asyncio.run(load(name, target, opts.clients, opts.seconds, make))
-            for key, name, target, make in plan
-            if key in wanted | {"hello"}
-        }
+        tallies: list[Tally] = []
+        for key, name, target, make in plan:
+            if key in wanted:
+                tallies.append(Tally(name))
+                asyncio.run(load(tallies[-1], target, opts.clients, opts.seconds, make))
+        authed, bare = Tally("GET /v1/user/api_keys (auth)"), Tally("hello-world")
+        ratios = []
+        for _ in range(opts.rounds):
+            piece = opts.seconds / opts.rounds
+            if "auth" in wanted:
+                rps = asyncio.run(load(authed, port, opts.clients, piece, keys))
+            rps_hello = asyncio.run(load(bare, hello_port, opts.clients, piece, hello_world))
+            if "auth" in wanted:
+                ratios.append(rps / rps_hello)
+        tallies += [authed, bare] if "auth" in wanted else [bare]
         print(f"clients={opts.clients} seconds={opts.seconds} (1 uvicorn worker each, loopback)")
         print(f"{'route':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-        for name, rps, p50, p99, errors in results.values():
-            print(f"{name:32} {rps:8.1f} {p50:8.1f} {p99:8.1f} {errors:7d}")
-        if "auth" in results:
-            ratio = results["auth"][1] / results["hello"][1]
-            print(f"authenticated / hello-world requests/s: {ratio:.2f}")
+        for tally in tallies:
+            print(tally.row())
+        if ratios:
+            print(
+                f"authenticated / hello-world requests/s: {authed.rps / bare.rps:.2f} "
+                f"(rounds: {min(ratios):.2f}–{max(ratios):.2f})"
+            )
         print(f"docsagent server peak RSS: {peak_rss_mb(server.pid):.0f} MB")
     finally:
         for proc in (server, hello):
