@@ -13,7 +13,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from agent.keys.base import APIKeyRecord, KeyManager, Principal
-from server.deps import CurrentPrincipal, KeysDep, MetricsDep
+from server.deps import KeyCaller, MetricsDep
 from server.errors import Unauthorized
 
 router = APIRouter(tags=["api keys"])
@@ -80,8 +80,9 @@ def _rotate(
 
 
 @router.get("/v1/user/api_keys", response_model=list[APIKey])
-async def list_keys(keys: KeysDep, principal: CurrentPrincipal) -> list[dict[str, object]]:
+async def list_keys(caller: KeyCaller) -> list[dict[str, object]]:
     """The caller's keys, masked."""
+    keys, principal = caller
     records = keys.list_cached(principal.owner)  # from memory when nothing changed
     if records is None:
         records = await anyio.to_thread.run_sync(
@@ -91,10 +92,9 @@ async def list_keys(keys: KeysDep, principal: CurrentPrincipal) -> list[dict[str
 
 
 @router.post("/v1/user/api_keys", status_code=201, response_model=APIKey)
-def create_key(
-    body: APIKeyRequest, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
-) -> dict[str, Any]:
+def create_key(body: APIKeyRequest, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
     """Generate a key; the full `api_key` is returned this once."""
+    keys, principal = caller
     # a name the owner already uses: the key store refuses it (KeyNameTakenError → 409)
     record, secret = keys.create(
         principal.owner,
@@ -112,12 +112,11 @@ def create_key(
 def update_key(
     key_id: str,
     body: APIKeyUpdate,
-    keys: KeysDep,
-    principal: CurrentPrincipal,
+    caller: KeyCaller,
     metrics: MetricsDep,
 ) -> dict[str, object]:
     """Rename, enable/disable or change the expiration of one of the caller's keys."""
-    return _update(keys, principal, key_id, body, metrics).to_json()
+    return _update(*caller, key_id, body, metrics).to_json()
 
 
 def _update(
@@ -140,20 +139,18 @@ def _update(
 
 
 @router.delete("/v1/user/api_keys/{key_id}", status_code=204, response_class=Response)
-def delete_key(
-    key_id: str, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
-) -> Response:
+def delete_key(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> Response:
     """Revoke one of the caller's keys (soft delete)."""
+    keys, principal = caller
     keys.revoke(principal.owner, key_id, actor=principal.owner, channel="rest", principal=principal)
     metrics.key_events.labels("revoked", "rest").inc()
     return Response(status_code=204)
 
 
 @router.post("/v1/user/api_keys/bulk", response_model=list[APIKey])
-def bulk(
-    body: BulkRequest, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
-) -> list[dict[str, object]]:
+def bulk(body: BulkRequest, caller: KeyCaller, metrics: MetricsDep) -> list[dict[str, object]]:
     """Update or remove up to 100 of the caller's keys; every id is checked first."""
+    keys, principal = caller
     for item in body.items:
         keys.get(principal.owner, item.id, principal=principal)
     out: list[dict[str, object]] = []
@@ -170,26 +167,21 @@ def bulk(
 
 
 @router.patch("/v1/user/api_keys/{key_id}/regenerate", response_model=APIKey)
-def regenerate(
-    key_id: str, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
-) -> dict[str, Any]:
+def regenerate(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
     """Deprecated alias of rotate (nexos.ai keeps it); returns the new full key once."""
-    return _rotate(keys, principal, key_id, metrics)
+    return _rotate(*caller, key_id, metrics)
 
 
 @router.post("/v1/user/api_keys/{key_id}/rotate", response_model=APIKey)
-def rotate(
-    key_id: str, keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
-) -> dict[str, Any]:
+def rotate(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
     """Rotate one of the caller's keys now: the old secret stops working."""
-    return _rotate(keys, principal, key_id, metrics)
+    return _rotate(*caller, key_id, metrics)
 
 
 @router.patch("/v1/apikey/rotate", response_model=APIKey)
-def rotate_calling_key(
-    keys: KeysDep, principal: CurrentPrincipal, metrics: MetricsDep
-) -> dict[str, Any]:
+def rotate_calling_key(caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
     """Rotate the key that authenticated this request."""
+    keys, principal = caller
     if not principal.key_id:
         raise Unauthorized("this request was not authenticated by an API key")
     return _rotate(keys, principal, principal.key_id, metrics, principal.key_version)
