@@ -169,10 +169,15 @@ class RateLimiter:
             return
         epoch = self._read_epoch()  # before the counts: a failure in between bumps it
         window, retry_after, weight = self._window()
-        current, previous = self._count(bucket, window)
         with self._lock:
-            self._known[bucket] = _Known(epoch, window, current, previous)
-            _forget_oldest(self._known)
+            known = self._known.get(bucket)
+        if known is not None and known.epoch == epoch:  # no failure anywhere since
+            current, previous = known.at(window)
+        else:
+            current, previous = self._count(bucket, window)
+            with self._lock:
+                self._known[bucket] = _Known(epoch, window, current, previous)
+                _forget_oldest(self._known)
         self._raise_if_reached(current + previous * weight, limit, retry_after)
 
     def record(self, bucket: str, limit: int) -> None:

@@ -18,6 +18,8 @@ from agent.keys.base import KeyManager
 from agent.keys.factory import make_key_manager
 from agent.keys.local import LocalKeyManager
 from server.config import Settings
+from server.errors import TooManyRequests
+from server.ratelimit import RateLimiter
 from tests.agent.keys.racing import after, race_rotations, working
 from tests.conftest import remember_secret
 from tests.scaled.procs import PEPPER, migrate_in_process, rotate_in_process
@@ -132,3 +134,45 @@ def test_four_processes_migrating_a_fresh_database_at_once(pg_url: str) -> None:
         assert keys.verify(remember_secret(secret)).key_id == record.id
     finally:
         engine.dispose()
+
+
+def test_cached_keys_and_leased_limits_across_two_workers_on_postgres(
+    keys: KeyManager, engine: sa.Engine, scaled_settings: Settings
+) -> None:
+    """On PostgreSQL the epochs are read on every request: a revocation by one worker is
+    refused by another at once, and two workers' rate-limit leases never add up to more
+    than the limit."""
+    other_engine = make_engine(scaled_settings)
+    other = make_key_manager(scaled_settings, engine=other_engine)
+    try:
+        record, secret = keys.create("alice", "Production")
+        remember_secret(secret)
+        for _ in range(3):
+            assert keys.verify(secret).owner == "alice"
+        assert [r.name for r in keys.list("alice")] == ["Production"]
+        other.create("alice", "Second")
+        assert [r.name for r in keys.list("alice")] == ["Production", "Second"]
+        other.revoke("alice", record.id)
+        assert working(keys, [secret]) == []  # no pause: zero delay on PostgreSQL
+
+        limiters = [RateLimiter(engine), RateLimiter(other_engine)]
+        allowed = 0
+        for i in range(60):
+            limiter = limiters[i % 2]
+            if limiter.try_hit("key:pg", 25):
+                allowed += 1
+                continue
+            try:
+                limiter.hit("key:pg", 25)
+                allowed += 1
+            except TooManyRequests:
+                pass
+        assert allowed <= 25  # (≤, not ==: a minute boundary may fall inside the loop)
+        limiters[0].check("authfail:pg", 2)
+        for _ in range(2):
+            limiters[1].record("authfail:pg", 2)
+        with pytest.raises(TooManyRequests):
+            limiters[0].check("authfail:pg", 2)
+    finally:
+        other.close()
+        other_engine.dispose()
