@@ -155,8 +155,18 @@ def create_app(
         from server.routes import ui
 
         app.include_router(ui.router)
+    _docs_routes_last(app)
     app.include_router(ask.router)  # last: its `/{path}.md` catch-all must not shadow others
     return app
+
+
+def _docs_routes_last(app: FastAPI) -> None:
+    """FastAPI registers /openapi.json, /docs and /redoc first; routes are matched in
+    order, so move them behind the API, whose requests are the frequent ones."""
+    builtin = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    routes = app.router.routes
+    docs = [r for r in routes if getattr(r, "path", None) in builtin]
+    routes[:] = [r for r in routes if r not in docs] + docs
 
 
 def app_factory() -> Any:
