@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import anyio
 
@@ -40,15 +40,11 @@ def admin_owners(settings: Settings) -> frozenset[str]:
     return _admins(settings.admins)
 
 
-def authenticate(
-    secret: str,
-    *,
-    keys: KeyManager,
-    settings: Settings,
-    limiter: RateLimiter,
-    client: str,
+def _authenticate_blocking(
+    secret: str, keys: KeyManager, settings: Settings, limiter: RateLimiter, client: str
 ) -> Principal:
-    """Verify `secret`; count failures per `client` address and traffic per key."""
+    """Verify `secret`; count failures per `client` address and traffic per key (may
+    read and write the database: run it in a worker thread)."""
     fail_bucket = f"authfail:{client}"
     if not limiter.check_cached(fail_bucket, settings.rate_limit_failed_auth):
         limiter.check(fail_bucket, settings.rate_limit_failed_auth)
@@ -64,7 +60,7 @@ def authenticate(
     return principal
 
 
-async def authenticate_async(
+async def authenticate(
     secret: str,
     *,
     keys: KeyManager,
@@ -72,18 +68,16 @@ async def authenticate_async(
     limiter: RateLimiter,
     client: str,
 ) -> Principal:
-    """`authenticate` for the event loop: answered from memory when nothing changed since
-    this worker last saw the key and the address (the common request: no thread, no
-    table), otherwise the same checks in a worker thread."""
+    """The principal of `secret`, answered from memory when nothing changed since this
+    worker last saw the key and the address (the common request: no thread, no table),
+    otherwise by the same checks against the database in a worker thread."""
     fail_limit = settings.rate_limit_failed_auth
     principal = None
     if limiter.check_cached(f"authfail:{client}", fail_limit):
         principal = keys.verify_cached(secret)
     if principal is None:
         return await anyio.to_thread.run_sync(
-            partial(
-                authenticate, secret, keys=keys, settings=settings, limiter=limiter, client=client
-            )
+            _authenticate_blocking, secret, keys, settings, limiter, client
         )
     principal = _with_role(principal, settings)
     bucket = _traffic_bucket(principal)
@@ -117,7 +111,7 @@ def _traffic_bucket(principal: Principal) -> str:
     return f"key:{principal.key_id or principal.owner}"
 
 
-def optional_principal(
+async def optional_principal(
     headers: Mapping[str, str],
     *,
     keys: KeyManager,
@@ -126,33 +120,14 @@ def optional_principal(
     client: str,
     required: bool,
 ) -> Principal | None:
-    """The caller, None when anonymous and allowed; 401 when a key is needed or wrong."""
+    """The caller, None when anonymous and allowed; 401 when a key is needed or wrong.
+    Answered on the event loop when memory suffices (see `authenticate`)."""
     secret = extract_key(headers)
     if secret is None:
         if required or settings.require_auth:
             raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
         return None
-    return authenticate(secret, keys=keys, settings=settings, limiter=limiter, client=client)
-
-
-async def optional_principal_async(
-    headers: Mapping[str, str],
-    *,
-    keys: KeyManager,
-    settings: Settings,
-    limiter: RateLimiter,
-    client: str,
-    required: bool,
-) -> Principal | None:
-    """`optional_principal` for the event loop (see `authenticate_async`)."""
-    secret = extract_key(headers)
-    if secret is None:
-        if required or settings.require_auth:
-            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-        return None
-    return await authenticate_async(
-        secret, keys=keys, settings=settings, limiter=limiter, client=client
-    )
+    return await authenticate(secret, keys=keys, settings=settings, limiter=limiter, client=client)
 
 
 def _console(line: str) -> None:

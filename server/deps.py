@@ -4,7 +4,7 @@ through `app.dependency_overrides`. Objects built at start-up live on `app.state
 Dependencies are `async def`: FastAPI runs a plain `def` dependency in the thread pool,
 and a thread hop per trivial lookup costs more than a cached key verification. The
 principal dependencies answer from memory on the event loop and hop to a thread only
-when the database must be read (`server.auth.authenticate_async`)."""
+when the database must be read (`server.auth.authenticate`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from agent.keys.base import KeyManager, Principal
 from agent.service import AgentServices
 from ingest.store import DocIndex
 from server.answering import Answering
-from server.auth import optional_principal_async
+from server.auth import optional_principal
 from server.config import Settings
 from server.errors import Forbidden
 from server.metrics import Metrics
@@ -68,7 +68,7 @@ async def _principal(request: Request, required: bool) -> Principal | None:
     # app.state directly rather than sub-dependencies: FastAPI solves each dependency
     # per request, and on the authenticated hot path that overhead outweighs the work
     state = request.app.state
-    principal = await optional_principal_async(
+    principal = await optional_principal(
         request.headers,
         keys=state.services.keys,
         settings=state.settings,

@@ -82,11 +82,11 @@ class McpTools:
         fallback = str(request.base_url) if request is not None else ""
         return (self.settings.public_url or fallback).rstrip("/")
 
-    def principal(self, ctx: Context, *, required: bool) -> Principal | None:
+    async def principal(self, ctx: Context, *, required: bool) -> Principal | None:
         state = self.app.state
         request = self._request(ctx)
         client = request.client.host if request is not None and request.client else "unknown"
-        return optional_principal(
+        return await optional_principal(
             ctx.headers or {},
             keys=state.services.keys,
             settings=self.settings,
@@ -96,7 +96,7 @@ class McpTools:
         )
 
     async def user(self, ctx: Context) -> Principal:
-        principal = await anyio.to_thread.run_sync(lambda: self.principal(ctx, required=True))
+        principal = await self.principal(ctx, required=True)
         assert principal is not None
         return principal
 
@@ -128,7 +128,7 @@ class McpTools:
     # --- docs tools (GitBook-compatible) ---
     async def search_documentation(self, query: str, ctx: Context) -> list[dict[str, str]]:
         """Search the documentation; returns matching sections with links and excerpts."""
-        await anyio.to_thread.run_sync(lambda: self.principal(ctx, required=False))
+        await self.principal(ctx, required=False)
         base, site = self.base(ctx), self.settings.site_url
         services = self.app.state.services
         found = await anyio.to_thread.run_sync(lambda: agent_tools.search_docs(services, query, 5))
@@ -136,7 +136,7 @@ class McpTools:
 
     async def get_page(self, url: str, ctx: Context) -> str:
         """The markdown of a documentation page (page URL or its `.md` URL)."""
-        await anyio.to_thread.run_sync(lambda: self.principal(ctx, required=False))
+        await self.principal(ctx, required=False)
         path = urlsplit(url).path if "://" in url else url
         base = self.base(ctx)
         return await anyio.to_thread.run_sync(
@@ -145,7 +145,7 @@ class McpTools:
 
     async def ask_question(self, question: str, ctx: Context, goal: str | None = None) -> str:
         """Ask the documentation a question in natural language; answer with sources."""
-        principal = await anyio.to_thread.run_sync(lambda: self.principal(ctx, required=False))
+        principal = await self.principal(ctx, required=False)
         asked = f"{question.strip()} (goal: {goal.strip()})" if goal and goal.strip() else question
         answer, turn = await self.app.state.answering.answer_turn(
             asked[: self.settings.max_question_chars], principal=principal, channel="mcp"
@@ -166,7 +166,7 @@ class McpTools:
         comment: str = "",
     ) -> str:
         """Rate an answer of askQuestion up or down, with an optional comment."""
-        principal = await anyio.to_thread.run_sync(lambda: self.principal(ctx, required=False))
+        principal = await self.principal(ctx, required=False)
         await anyio.to_thread.run_sync(
             lambda: save_feedback(
                 self.app.state.insights,
