@@ -70,9 +70,10 @@ def _libc() -> ctypes.CDLL | None:
 class MiniLMEmbeddings(Embeddings):
     """all-MiniLM-L6-v2 (int8 ONNX): mean-pooled, L2-normalised 384-d vectors.
 
-    Texts are sorted by length and batched with dynamic padding (at most `batch_size` rows
-    and `max_batch_tokens` padded tokens per batch), so short chunks never pay for long
-    ones; word pieces beyond 256 are truncated (the chunker keeps chunks under it).
+    Texts are sorted by length and batched with dynamic padding (at most `batch_size` rows,
+    `max_batch_tokens` padded tokens and `max_batch_cells` attention cells per batch), so
+    short chunks never pay for long ones; word pieces beyond 256 are truncated (the chunker
+    keeps chunks under it).
     """
 
     model_name: str = LOCAL_MODEL_NAME
@@ -86,6 +87,7 @@ class MiniLMEmbeddings(Embeddings):
         threads: int = 0,
         batch_size: int = 32,
         max_batch_tokens: int = 4096,
+        max_batch_cells: int = 1 << 18,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -109,7 +111,9 @@ class MiniLMEmbeddings(Embeddings):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        options.enable_cpu_mem_arena = False  # the arena keeps the peak batch's memory forever
+        # onnxruntime's arena reuses its buffers from batch to batch (no malloc churn, whose
+        # freed holes glibc keeps: +150-650 MB per embed call) and is shrunk after each call
+        options.enable_cpu_mem_arena = True
         options.enable_mem_pattern = False  # per-shape memory plans pile up with dynamic padding
         try:
             self.session = ort.InferenceSession(
@@ -117,10 +121,15 @@ class MiniLMEmbeddings(Embeddings):
             )
         except Exception as exc:
             raise ConfigError(f"cannot load embedding model {model_path}: {exc}") from exc
+        self._shrink_arena = ort.RunOptions()  # a run with these frees the arena's idle memory
+        self._shrink_arena.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self.batch_size = batch_size
-        # rows x width cap: long texts go 16 at a time, keeping attention buffers (and peak
-        # RSS) small at the same throughput
-        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_tokens = max_batch_tokens  # rows x width
+        # rows x width²: the model's attention runs unfused, so each layer holds a few
+        # rows x 12 heads x width² float tensors at once (48 MB each at 16 x 256). 2^18
+        # cells (12 MB each; 4 rows at width 256, 32 up to width 90) bound a batch's
+        # transient memory, and with it peak RSS, at the same or better throughput
+        self.max_batch_cells = max_batch_cells
         self.tokens_embedded = 0  # word pieces (incl. [CLS]/[SEP]) run through the model
 
     def count_tokens(self, text: str) -> int:
@@ -135,8 +144,9 @@ class MiniLMEmbeddings(Embeddings):
         """Token ids per text ([CLS] … [SEP], truncated to 256)."""
         return [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
 
-    def run_batch(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
-        """One padded forward pass → normalised sentence vectors, shape (len(ids), 384)."""
+    def run_batch(self, ids: Sequence[Sequence[int]], *, release: bool = False) -> np.ndarray:
+        """One padded forward pass → normalised sentence vectors, shape (len(ids), 384).
+        `release` returns the arena's idle memory to the system after the pass."""
         width = max(len(row) for row in ids)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
         mask = np.zeros((len(ids), width), dtype=np.int64)
@@ -146,6 +156,7 @@ class MiniLMEmbeddings(Embeddings):
         (hidden,) = self.session.run(
             ["last_hidden_state"],
             {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(mask)},
+            self._shrink_arena if release else None,
         )
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
@@ -159,21 +170,32 @@ class MiniLMEmbeddings(Embeddings):
         if not texts:
             return out
         ids = self.encode(texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        picked: list[int] = []
-        for i in order:  # ascending length: the newest row is always the widest
-            if picked and (
-                len(picked) >= self.batch_size
-                or (len(picked) + 1) * len(ids[i]) > self.max_batch_tokens
-            ):
-                out[picked] = self.run_batch([ids[j] for j in picked])
-                picked = []
-            picked.append(i)
-        if picked:
-            out[picked] = self.run_batch([ids[j] for j in picked])
+        batches = self.plan_batches([len(row) for row in ids])
+        for n, picked in enumerate(batches, 1):
+            # a lone text (a query) keeps the arena warm; a document run gives memory back
+            release = n == len(batches) and len(texts) > 1
+            out[picked] = self.run_batch([ids[j] for j in picked], release=release)
         if len(texts) > 1:
             _release_freed_memory()
         return out
+
+    def plan_batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indexes of the texts, by ascending length, cut into batches within the caps."""
+        out: list[list[int]] = [[]]
+        for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+            # ascending length: the newest row is always the widest
+            if out[-1] and not self._fits(len(out[-1]) + 1, lengths[i]):
+                out.append([])
+            out[-1].append(i)
+        return out
+
+    def _fits(self, rows: int, width: int) -> bool:
+        """Whether a batch of `rows` texts padded to `width` word pieces is within the caps."""
+        return (
+            rows <= self.batch_size
+            and rows * width <= self.max_batch_tokens
+            and rows * width * width <= self.max_batch_cells
+        )
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_array(texts).tolist()
@@ -183,11 +205,8 @@ class MiniLMEmbeddings(Embeddings):
 
 
 def _release_freed_memory() -> None:
-    """Hand memory freed by onnxruntime's per-batch buffers back to the OS (glibc only).
-
-    Without it glibc keeps the freed attention buffers of every batch shape in its
-    per-thread arenas and the process's peak RSS grows by hundreds of MB over an ingest.
-    """
+    """Hand memory freed by onnxruntime (its arena's shrunk regions, tokenizer buffers)
+    back to the OS (glibc only); glibc otherwise keeps it in its per-thread arenas."""
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
