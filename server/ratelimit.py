@@ -64,6 +64,7 @@ class _Lease:
     previous: int
     unsynced: int
     synced_at: float
+    syncing: bool = False  # one request is syncing it; the others keep counting meanwhile
 
 
 @dataclass(frozen=True)
@@ -109,20 +110,20 @@ class RateLimiter:
 
     def try_hit(self, bucket: str, limit: int) -> bool:
         """Count one request from memory if the lease allows; False (nothing counted)
-        when the shared counter must decide: then call `hit`. Never blocks."""
+        when the shared counter must decide: then call `hit`. Never blocks. When a lease
+        is due for its sync, one request is sent to sync it and the rest keep counting."""
         if limit <= 0:
             return True
         window, _, weight = self._window()
         with self._lock:
             lease = self._leases.get(bucket)
-            if (
-                lease is None
-                or lease.window != window
-                or self._monotonic() - lease.synced_at >= SYNC_SECONDS
-            ):
+            if lease is None or lease.window != window:
                 return False
             left = limit - lease.shared - lease.previous * weight
             if lease.unsynced + 1 > left / LEASE_SHARE:
+                return False
+            if not lease.syncing and self._monotonic() - lease.synced_at >= SYNC_SECONDS:
+                lease.syncing = True
                 return False
             lease.unsynced += 1
             return True
@@ -134,14 +135,29 @@ class RateLimiter:
             return
         window, retry_after, weight = self._window()
         with self._lock:
-            lease = self._leases.pop(bucket, None)
-        if lease is not None and lease.window != window and lease.unsynced:
-            self._increment(bucket, lease.window, lease.unsynced)  # hits of an older minute
-        carried = lease.unsynced if lease is not None and lease.window == window else 0
-        current, previous = self._increment(bucket, window, carried + 1)
+            lease = self._leases.get(bucket)
+            taken = lease.unsynced if lease is not None else 0
+            if lease is not None:
+                lease.unsynced = 0
+        try:
+            if lease is not None and lease.window != window and taken:
+                self._increment(bucket, lease.window, taken)  # hits of an older minute
+                taken = 0
+            current, previous = self._increment(bucket, window, taken + 1)
+        except Unavailable:
+            with self._lock:
+                if lease is not None:  # keep the hits for the next sync
+                    lease.unsynced += taken
+                    lease.syncing = False
+            raise
         with self._lock:
-            self._leases[bucket] = _Lease(window, current, previous, 0, self._monotonic())
-            _forget_oldest(self._leases)
+            lease = self._leases.get(bucket)
+            if lease is None or lease.window != window:
+                self._leases[bucket] = _Lease(window, current, previous, 0, self._monotonic())
+                _forget_oldest(self._leases)
+            else:  # hits counted here during the sync stay in `unsynced`
+                lease.shared, lease.previous = current, previous
+                lease.synced_at, lease.syncing = self._monotonic(), False
         if current + previous * weight > limit:
             raise TooManyRequests("too many requests; slow down", retry_after=retry_after)
 

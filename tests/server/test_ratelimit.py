@@ -127,3 +127,19 @@ def test_failed_auth_check_counts_without_blocking_until_the_limit(
     with pytest.raises(TooManyRequests):
         a.check("ip:1", 3)
     a.check("ip:2", 3)
+
+
+def test_a_due_lease_is_synced_by_one_request_while_the_others_keep_counting(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    a, b, clock = limiters
+    a.hit("key:hot", 10_000)
+    clock.now += SYNC_SECONDS
+    assert not a.try_hit("key:hot", 10_000)  # this request is sent to sync the lease…
+    assert all(a.try_hit("key:hot", 10_000) for _ in range(20))  # …the rest need not wait
+    a.hit("key:hot", 10_000)  # the sync: 1 + 1 in the shared row, 20 still counted here
+    clock.now += SYNC_SECONDS
+    assert not a.try_hit("key:hot", 10_000)
+    a.hit("key:hot", 10_000)  # now the 20 go to the shared row too: 23 in all
+    with pytest.raises(TooManyRequests):
+        b.hit("key:hot", 23)
