@@ -18,6 +18,7 @@ import argparse
 import multiprocessing
 import random
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -124,6 +125,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--search-chunks", type=int, default=0, help="pad index to N chunks")
     ap.add_argument("--threads", type=int, default=0, help="ONNX threads (0 = cores)")
+    ap.add_argument("--keep", action="store_true", help="keep the work dir (corpus, index)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="docsagent-bench-"))
@@ -223,7 +225,10 @@ def main() -> None:
     peak_mb = _peak_mb()
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:,.0f} MB (raw-model child process: {child_mb:,.0f} MB)")
-    print(f"(work dir {work})")
+    if args.keep:
+        print(f"(work dir {work})")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
