@@ -172,7 +172,7 @@ class RateLimiter:
             return False
         with self._lock:
             known = self._known.get(bucket)
-        if known is None or known.epoch != self._read_epoch():
+        if known is None or known.epoch < 0 or known.epoch != self._read_epoch():
             return False
         window, retry_after, weight = self._window()
         current, previous = known.at(window)
@@ -187,7 +187,7 @@ class RateLimiter:
         window, retry_after, weight = self._window()
         with self._lock:
             known = self._known.get(bucket)
-        if known is not None and known.epoch == epoch:  # no failure anywhere since
+        if known is not None and known.epoch == epoch >= 0:  # no failure anywhere since
             current, previous = known.at(window)
         else:
             current, previous = self._count(bucket, window)

@@ -55,6 +55,8 @@ class KeyCache:
 
     def verified(self, digest: bytes, epoch: int, now: datetime) -> VerifiedKey | None:
         """The cached key for `digest` if it is from `epoch` and still valid at `now`."""
+        if epoch < 0:  # no epoch row: nothing would announce a change, so never cache
+            return None
         with self._lock:
             entry = self._verified.get(digest)
         if entry is None or entry.epoch != epoch or not entry.valid_at(now):
@@ -64,6 +66,8 @@ class KeyCache:
         return entry
 
     def remember(self, entry: VerifiedKey) -> None:
+        if entry.epoch < 0:
+            return
         with self._lock:
             self._verified[entry.digest] = entry
             self._verified.move_to_end(entry.digest)
@@ -72,6 +76,8 @@ class KeyCache:
 
     def listing(self, owner: str, epoch: int) -> list[APIKeyRecord] | None:
         """The owner's cached listing if it is from `epoch`."""
+        if epoch < 0:
+            return None
         with self._lock:
             cached = self._listings.get(owner)
         if cached is None or cached[0] != epoch:
@@ -79,6 +85,8 @@ class KeyCache:
         return list(cached[1])
 
     def remember_listing(self, owner: str, epoch: int, records: list[APIKeyRecord]) -> None:
+        if epoch < 0:
+            return
         with self._lock:
             self._listings[owner] = (epoch, tuple(records))
             self._listings.move_to_end(owner)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine, text
 
 from agent.config import AgentSettings
 from agent.db import make_engine
@@ -139,3 +140,17 @@ def test_garbage_never_reaches_the_cache(keys: LocalKeyManager, make_key: MakeKe
     warm(keys, secret)
     for guess in ("", "dak_", secret[:-1] + ("A" if secret[-1] != "A" else "B"), "x" * 5000):
         assert_refused(keys, guess)
+
+
+def test_without_the_epoch_row_nothing_is_cached(
+    keys: LocalKeyManager, engine: Engine, make_key: MakeKey
+) -> None:
+    """A database whose epoch row went missing could never announce a change, so keys are
+    then verified against the database every time instead of from memory."""
+    record, secret = make_key()
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM epochs"))
+    keys.verify(secret)
+    assert keys.verify_cached(secret) is None
+    keys.revoke("alice", record.id)
+    assert_refused(keys, secret)
