@@ -13,12 +13,14 @@ count that is compared with a limit is the sliding-window estimate `current + pr
 its allowance by straddling a minute boundary.
 
 In memory:
-- Per-key traffic is counted against a lease: after each sync with the shared counter a
-  worker may count up to 1/16 of the allowance still left (as of that sync) on its own,
-  for at most a second, then it adds its hits to the shared row and reads the total back.
-  Far from the limit that is one write per key per second per worker; near it, every hit
-  syncs. Up to 16 workers sharing one key therefore never exceed the limit together; a
-  crashed worker forgets at most its unsynced hits.
+- Per-key traffic is counted against a lease, but only far from the limit: while the
+  shared row (as of this worker's last sync) leaves at least LEASE_MIN_LEFT (4,096)
+  requests, a worker counts up to LEASE_MAX (64) requests on its own, for at most a
+  second, then adds them to the shared row and reads the total back. Any limit of 4,096
+  a minute or less (the default is 600) is therefore exact across workers: every request
+  syncs. Above that, other workers can only go unseen for one lease, so a burst may
+  overshoot by at most 64 requests per other worker; a crashed worker forgets at most
+  its unsynced hits.
 - Failed-auth counts are remembered per address, tagged with the `auth_failures` epoch
   (`agent/epochs.py`) that every recorded failure bumps: while no authentication failed
   anywhere, an address's state is known without reading its row.
@@ -41,7 +43,8 @@ from agent.errors import BackendError
 from server.errors import TooManyRequests, Unavailable
 
 WINDOW_SECONDS = 60
-LEASE_SHARE = 16  # a worker may spend 1/LEASE_SHARE of the remaining allowance unsynced
+LEASE_MIN_LEFT = 4096  # count locally only while at least this many requests are left
+LEASE_MAX = 64  # …and at most this many between syncs
 SYNC_SECONDS = 1.0  # …and for at most this long
 MAX_TRACKED = 10_000  # buckets remembered in memory (oldest forgotten first)
 
@@ -120,7 +123,7 @@ class RateLimiter:
             if lease is None or lease.window != window:
                 return False
             left = limit - lease.shared - lease.previous * weight
-            if lease.unsynced + 1 > left / LEASE_SHARE:
+            if left < LEASE_MIN_LEFT or lease.unsynced >= LEASE_MAX:
                 return False
             if not lease.syncing and self._monotonic() - lease.synced_at >= SYNC_SECONDS:
                 lease.syncing = True

@@ -10,7 +10,7 @@ from agent.db import make_engine, migrate
 from agent.epochs import SQLITE_REUSE_SECONDS
 from server.config import Settings
 from server.errors import TooManyRequests
-from server.ratelimit import SYNC_SECONDS, RateLimiter
+from server.ratelimit import LEASE_MAX, LEASE_MIN_LEFT, SYNC_SECONDS, RateLimiter
 
 
 class Clock:
@@ -51,7 +51,7 @@ def request(limiter: RateLimiter, bucket: str, limit: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("limit", [1, 7, 50, 600])
+@pytest.mark.parametrize("limit", [1, 7, 50, 600, LEASE_MIN_LEFT + 100])
 def test_two_workers_together_never_exceed_the_limit(
     limiters: tuple[RateLimiter, RateLimiter, Clock], limit: int
 ) -> None:
@@ -67,13 +67,23 @@ def test_far_from_the_limit_requests_are_counted_without_the_shared_row(
     a, b, clock = limiters
     a.hit("key:busy", 10_000)  # the first request syncs and takes a lease
     local = sum(a.try_hit("key:busy", 10_000) for _ in range(300))
-    assert local == 300
+    assert local == LEASE_MAX  # then the lease is spent and the next request syncs
+    a.hit("key:busy", 10_000)  # 1 + 64 + 1 in the shared row
+    assert all(a.try_hit("key:busy", 10_000) for _ in range(10))  # a fresh lease
     clock.now += SYNC_SECONDS  # the lease has lasted long enough: the next request syncs
     assert not a.try_hit("key:busy", 10_000)
-    a.hit("key:busy", 10_000)
+    a.hit("key:busy", 10_000)  # + 10 + 1 = 77
     # the other worker now sees every request the first one counted
     with pytest.raises(TooManyRequests):
-        b.hit("key:busy", 302)
+        b.hit("key:busy", 77)
+
+
+def test_near_a_limit_every_request_goes_to_the_shared_row(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    a, _, _ = limiters
+    a.hit("key:small", LEASE_MIN_LEFT)  # fewer than LEASE_MIN_LEFT left after this one
+    assert not any(a.try_hit("key:small", LEASE_MIN_LEFT) for _ in range(10))
 
 
 def test_a_failure_recorded_by_another_worker_is_seen_a_moment_later(
@@ -137,9 +147,9 @@ def test_a_due_lease_is_synced_by_one_request_while_the_others_keep_counting(
     clock.now += SYNC_SECONDS
     assert not a.try_hit("key:hot", 10_000)  # this request is sent to sync the lease…
     assert all(a.try_hit("key:hot", 10_000) for _ in range(20))  # …the rest need not wait
-    a.hit("key:hot", 10_000)  # the sync: 1 + 1 in the shared row, 20 still counted here
+    a.hit("key:hot", 10_000)  # the sync (here after the 20): 1 + 20 + 1 in the shared row
     clock.now += SYNC_SECONDS
     assert not a.try_hit("key:hot", 10_000)
-    a.hit("key:hot", 10_000)  # now the 20 go to the shared row too: 23 in all
+    a.hit("key:hot", 10_000)  # 23 in all
     with pytest.raises(TooManyRequests):
         b.hit("key:hot", 23)
