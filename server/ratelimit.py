@@ -15,12 +15,11 @@ its allowance by straddling a minute boundary.
 In memory:
 - Per-key traffic is counted against a lease, but only far from the limit: while the
   shared row (as of this worker's last sync) leaves at least LEASE_MIN_LEFT (4,096)
-  requests, a worker counts up to LEASE_MAX (64) requests on its own, for at most a
-  second, then adds them to the shared row and reads the total back. Any limit of 4,096
-  a minute or less (the default is 600) is therefore exact across workers: every request
-  syncs. Above that, other workers can only go unseen for one lease, so a burst may
-  overshoot by at most 64 requests per other worker; a crashed worker forgets at most
-  its unsynced hits.
+  requests, a worker counts up to 1/64 of what is left on its own, for at most a second,
+  then adds them to the shared row and reads the total back. Any limit of 4,096 a minute
+  or less (the default is 600) is therefore exact across workers: every request syncs.
+  Above that, a burst that spends most of the limit within one second may overshoot by at
+  most 1/64 of the limit per other worker; a crashed worker forgets its unsynced hits.
 - Failed-auth counts are remembered per address, tagged with the `auth_failures` epoch
   (`agent/epochs.py`) that every recorded failure bumps: while no authentication failed
   anywhere, an address's state is known without reading its row.
@@ -44,7 +43,7 @@ from server.errors import TooManyRequests, Unavailable
 
 WINDOW_SECONDS = 60
 LEASE_MIN_LEFT = 4096  # count locally only while at least this many requests are left
-LEASE_MAX = 64  # …and at most this many between syncs
+LEASE_SHARE = 64  # …and at most 1/LEASE_SHARE of them between syncs
 SYNC_SECONDS = 1.0  # …and for at most this long
 MAX_TRACKED = 10_000  # buckets remembered in memory (oldest forgotten first)
 
@@ -123,7 +122,7 @@ class RateLimiter:
             if lease is None or lease.window != window:
                 return False
             left = limit - lease.shared - lease.previous * weight
-            if left < LEASE_MIN_LEFT or lease.unsynced >= LEASE_MAX:
+            if left < LEASE_MIN_LEFT or lease.unsynced + 1 > left / LEASE_SHARE:
                 return False
             if not lease.syncing and self._monotonic() - lease.synced_at >= SYNC_SECONDS:
                 lease.syncing = True

@@ -10,7 +10,7 @@ from agent.db import make_engine, migrate
 from agent.epochs import SQLITE_REUSE_SECONDS
 from server.config import Settings
 from server.errors import TooManyRequests
-from server.ratelimit import LEASE_MAX, LEASE_MIN_LEFT, SYNC_SECONDS, RateLimiter
+from server.ratelimit import LEASE_MIN_LEFT, SYNC_SECONDS, RateLimiter
 
 
 class Clock:
@@ -65,17 +65,17 @@ def test_far_from_the_limit_requests_are_counted_without_the_shared_row(
     limiters: tuple[RateLimiter, RateLimiter, Clock],
 ) -> None:
     a, b, clock = limiters
-    a.hit("key:busy", 10_000)  # the first request syncs and takes a lease
-    local = sum(a.try_hit("key:busy", 10_000) for _ in range(300))
-    assert local == LEASE_MAX  # then the lease is spent and the next request syncs
-    a.hit("key:busy", 10_000)  # 1 + 64 + 1 in the shared row
-    assert all(a.try_hit("key:busy", 10_000) for _ in range(10))  # a fresh lease
+    a.hit("key:busy", 64_000)  # the first request syncs and takes a lease
+    local = sum(a.try_hit("key:busy", 64_000) for _ in range(1200))
+    assert local == 999  # 1/64 of the 63,999 left; then the next request syncs
+    a.hit("key:busy", 64_000)  # 1 + 999 + 1 in the shared row
+    assert all(a.try_hit("key:busy", 64_000) for _ in range(10))  # a fresh lease
     clock.now += SYNC_SECONDS  # the lease has lasted long enough: the next request syncs
-    assert not a.try_hit("key:busy", 10_000)
-    a.hit("key:busy", 10_000)  # + 10 + 1 = 77
+    assert not a.try_hit("key:busy", 64_000)
+    a.hit("key:busy", 64_000)  # + 10 + 1 = 1,012
     # the other worker now sees every request the first one counted
     with pytest.raises(TooManyRequests):
-        b.hit("key:busy", 77)
+        b.hit("key:busy", 1_012)
 
 
 def test_near_a_limit_every_request_goes_to_the_shared_row(
