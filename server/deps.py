@@ -107,9 +107,7 @@ class Caller(NamedTuple):
 
 
 async def get_caller(request: Request) -> Caller:
-    principal = await _principal(request, required=True)
-    assert principal is not None  # required=True raises Unauthorized instead
-    return Caller(request.app.state.services.keys, principal)
+    return Caller(request.app.state.services.keys, await get_principal(request))
 
 
 KeyCaller = Annotated[Caller, Depends(get_caller)]

@@ -172,13 +172,11 @@ class RateLimiter:
             return True
         if not self._epochs.inline:
             return False
-        with self._lock:
-            known = self._known.get(bucket)
-        if known is None or known.epoch < 0 or known.epoch != self._read_epoch():
-            return False
         window, retry_after, weight = self._window()
-        current, previous = known.at(window)
-        self._raise_if_reached(current + previous * weight, limit, retry_after)
+        counts = self._known_counts(bucket, self._read_epoch(), window)
+        if counts is None:
+            return False
+        self._raise_if_reached(counts[0] + counts[1] * weight, limit, retry_after)
         return True
 
     def check(self, bucket: str, limit: int) -> None:
@@ -187,16 +185,22 @@ class RateLimiter:
             return
         epoch = self._read_epoch()  # before the counts: a failure in between bumps it
         window, retry_after, weight = self._window()
+        counts = self._known_counts(bucket, epoch, window)
+        if counts is None:
+            counts = self._count(bucket, window)
+            with self._lock:
+                self._known[bucket] = _Known(epoch, window, *counts)
+                _forget_oldest(self._known)
+        self._raise_if_reached(counts[0] + counts[1] * weight, limit, retry_after)
+
+    def _known_counts(self, bucket: str, epoch: int, window: int) -> tuple[int, int] | None:
+        """(current, previous) failures of `bucket` from memory, if no failure was recorded
+        anywhere since they were read (the epoch is unchanged); else None."""
         with self._lock:
             known = self._known.get(bucket)
-        if known is not None and known.epoch == epoch >= 0:  # no failure anywhere since
-            current, previous = known.at(window)
-        else:
-            current, previous = self._count(bucket, window)
-            with self._lock:
-                self._known[bucket] = _Known(epoch, window, current, previous)
-                _forget_oldest(self._known)
-        self._raise_if_reached(current + previous * weight, limit, retry_after)
+        if known is None or epoch < 0 or known.epoch != epoch:
+            return None
+        return known.at(window)
 
     def record(self, bucket: str, limit: int) -> None:
         """Count one failure in `bucket` without raising, and announce it to every worker."""

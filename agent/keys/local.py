@@ -117,9 +117,9 @@ class LocalKeyManager:
         wanted = digest(self._pepper, secret)
         epoch = self._epochs.read(KEYS)  # before the row: a change in between bumps it
         now = self._clock()
-        cached = self._cache.verified(wanted, epoch, now)
-        if cached is not None and not UsageRecorder.due(cached.last_used_at, now):
-            return cached.principal
+        cached = self._from_cache(wanted, epoch, now)
+        if cached is not None:
+            return cached
         with self._db() as connection:
             row = connection.execute(_VERIFY_BY_DIGEST, {"digest": wanted}).first()
         if (
@@ -148,9 +148,13 @@ class LocalKeyManager:
         if not self._epochs.inline or not secret.startswith(self._prefix):
             return None
         # no checksum parse: only digests of keys that passed `verify` are in the cache
-        wanted = digest(self._pepper, secret)
-        now = self._clock()
-        cached = self._cache.verified(wanted, self._epochs.read(KEYS), now)
+        return self._from_cache(
+            digest(self._pepper, secret), self._epochs.read(KEYS), self._clock()
+        )
+
+    def _from_cache(self, wanted: bytes, epoch: int, now: datetime) -> Principal | None:
+        """The cached principal, unless it is stale or its use is due to be noted."""
+        cached = self._cache.verified(wanted, epoch, now)
         if cached is None or UsageRecorder.due(cached.last_used_at, now):
             return None
         return cached.principal
