@@ -1,5 +1,6 @@
-"""Every FastAPI dependency, as `Annotated[..., Depends(...)]` aliases; tests swap them
-through `app.dependency_overrides`. Objects built at start-up live on `app.state`.
+"""Every FastAPI dependency, as `Annotated[..., Depends(...)]` aliases. Objects built at
+start-up live on `app.state`; tests pass real services to `create_app(services=...)`
+(the routes sit on the app itself, where `app.dependency_overrides` does not reach).
 
 Dependencies are `async def`: FastAPI runs a plain `def` dependency in the thread pool,
 and a thread hop per trivial lookup costs more than a cached key verification. The

@@ -154,8 +154,9 @@ class KeyManager(Protocol):
         when only `verify` can decide."""
         ...
 
-    def list_cached(self, owner: str) -> builtins.list[APIKeyRecord] | None:
-        """`list` from memory without blocking I/O, or None when only `list` can answer."""
+    def list_cached(self, owner: str) -> tuple[APIKeyRecord, ...] | None:
+        """`list` from memory without blocking I/O, or None when only `list` can answer.
+        While nothing changes, the same (immutable) tuple is returned each time."""
         ...
 
     def audit(self, owner: str | None = None, limit: int = 100) -> builtins.list[AuditEvent]: ...

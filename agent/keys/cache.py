@@ -71,15 +71,16 @@ class KeyCache:
             while len(self._verified) > self._max_verified:
                 self._verified.popitem(last=False)
 
-    def listing(self, owner: str, epoch: int) -> list[APIKeyRecord] | None:
-        """The owner's cached listing if it is from `epoch`."""
+    def listing(self, owner: str, epoch: int) -> tuple[APIKeyRecord, ...] | None:
+        """The owner's cached listing if it is from `epoch`: the same tuple object for as
+        long as the listing is unchanged (callers may memoise what they derive from it)."""
         if epoch < 0:
             return None
         with self._lock:
             cached = self._listings.get(owner)
         if cached is None or cached[0] != epoch:
             return None
-        return list(cached[1])
+        return cached[1]
 
     def remember_listing(self, owner: str, epoch: int, records: list[APIKeyRecord]) -> None:
         if epoch < 0:

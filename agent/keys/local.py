@@ -167,7 +167,7 @@ class LocalKeyManager:
         epoch = self._epochs.read(KEYS)
         cached = self._cache.listing(owner, epoch)
         if cached is not None:
-            return cached
+            return builtins.list(cached)
         query = (
             select(keys_table)
             .where(K.owner == owner, K.removed == false())
@@ -178,7 +178,7 @@ class LocalKeyManager:
         self._cache.remember_listing(owner, epoch, records)
         return records
 
-    def list_cached(self, owner: str) -> builtins.list[APIKeyRecord] | None:
+    def list_cached(self, owner: str) -> tuple[APIKeyRecord, ...] | None:
         """`list` from memory plus one epoch read, or None (see `verify_cached`)."""
         if not self._epochs.inline or self._usage.pending:
             return None

@@ -139,7 +139,7 @@ class NexosKeyManager:
     def close(self) -> None:
         """Nothing buffered; the HTTP client belongs to whoever built it."""
 
-    def list_cached(self, owner: str) -> builtins.list[APIKeyRecord] | None:
+    def list_cached(self, owner: str) -> tuple[APIKeyRecord, ...] | None:
         """Always None: the listing lives at nexos.ai."""
         return None
 

@@ -4,16 +4,18 @@ executes at once; the new full `api_key` is in that one response and nowhere els
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from agent.keys.base import APIKeyRecord, KeyManager, Principal
-from server.deps import KeyCaller, MetricsDep
+from server.deps import KeyCaller, MetricsDep, get_caller
 from server.errors import Unauthorized
 
 router = APIRouter(tags=["api keys"])
@@ -79,16 +81,47 @@ def _rotate(
     return _with_secret(record, secret)
 
 
+class ListingBodies:
+    """The JSON body of each owner's last cached listing, kept while the key store hands
+    back that same immutable listing (`KeyManager.list_cached`): on the common request,
+    nothing changed, encoding the records would be most of the route's own work. One per
+    app (`app.state.listing_bodies`), at most `max_owners` bodies."""
+
+    def __init__(self, max_owners: int = 1024) -> None:
+        self._bodies: dict[str, tuple[tuple[APIKeyRecord, ...], bytes]] = {}
+        self._max_owners = max_owners
+
+    def body(self, owner: str, records: Sequence[APIKeyRecord]) -> bytes:
+        memo = self._bodies.get(owner)
+        if memo is not None and memo[0] is records:  # we hold it: its id is not reused
+            return memo[1]
+        body = _encode([r.to_json() for r in records])
+        if isinstance(records, tuple):  # immutable, so the body stays right for it
+            self._bodies.pop(owner, None)
+            self._bodies[owner] = (records, body)
+            if len(self._bodies) > self._max_owners:
+                del self._bodies[next(iter(self._bodies))]
+        return body
+
+
+def _encode(content: object) -> bytes:
+    """JSON as Starlette's JSONResponse writes it (every other route's shape)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 @router.get("/v1/user/api_keys", response_model=list[APIKey])
-async def list_keys(caller: KeyCaller) -> list[dict[str, object]]:
+async def list_keys(request: Request) -> Response:
     """The caller's keys, masked."""
-    keys, principal = caller
-    records = keys.list_cached(principal.owner)  # from memory when nothing changed
+    # the hottest authenticated route: no solved dependencies and no response re-validation
+    # (the records are already in APIKey's shape); both cost more than the route's work
+    keys, principal = await get_caller(request)
+    records: Sequence[APIKeyRecord] | None = keys.list_cached(principal.owner)
     if records is None:
         records = await anyio.to_thread.run_sync(
             partial(keys.list, principal.owner, principal=principal)
         )
-    return [r.to_json() for r in records]
+    bodies: ListingBodies = request.app.state.listing_bodies
+    return Response(bodies.body(principal.owner, records), media_type="application/json")
 
 
 @router.post("/v1/user/api_keys", status_code=201, response_model=APIKey)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from agent.epochs import SQLITE_REUSE_SECONDS
+from agent.keys.base import APIKeyRecord
 from agent.service import build_services, close
 from server.app import create_app
+from server.routes.keys import ListingBodies
 from tests.conftest import remember_secret
 from tests.server.conftest import User, make_settings, new_user, running
 from tests.server.test_errors_and_ops import assert_error
@@ -178,3 +182,58 @@ async def test_a_change_in_one_worker_counts_in_another_on_the_next_request(
     for services in (worker_a, worker_b):
         await close(services)
         services.engine.dispose()
+
+
+def _record(name: str) -> APIKeyRecord:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    return APIKeyRecord(name, name, "dak_AbCd…wXyZ", True, False, now, now, None, None, "alice")
+
+
+def _names(body: bytes) -> list[str]:
+    return [key["name"] for key in json.loads(body)]
+
+
+def test_a_listing_body_is_reused_only_for_that_same_listing() -> None:
+    """The encoded listing is kept per owner and reused only while the key store hands
+    back the very same immutable listing; any other listing is encoded afresh."""
+    bodies = ListingBodies(max_owners=2)
+    listing = (_record("a"),)
+    first = bodies.body("alice", listing)
+    assert _names(first) == ["a"] and bodies.body("alice", listing) is first
+    assert _names(bodies.body("alice", (_record("a"), _record("b")))) == ["a", "b"]
+    assert bodies.body("alice", listing) is not first  # replaced by the newer listing
+    mutable = [_record("c")]
+    assert _names(bodies.body("bob", mutable)) == ["c"]
+    mutable.append(_record("d"))  # a list may change under the same identity: never kept
+    assert _names(bodies.body("bob", mutable)) == ["c", "d"]
+    kept = (_record("e"),)
+    kept_body = bodies.body("carol", kept)
+    bodies.body("dave", (_record("f"),))
+    bodies.body("erin", (_record("g"),))  # beyond max_owners: the oldest owners go
+    assert bodies.body("carol", kept) is not kept_body and _names(kept_body) == ["e"]
+
+
+async def test_the_listing_follows_every_change_and_each_use(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    """Served from memory while nothing changes, the listing still shows each change and
+    the key's recorded use at once."""
+    before = (await client.get(API, headers=alice.headers)).json()
+    assert [k["name"] for k in before] == ["main"]
+    assert (await client.get(API, headers=alice.headers)).json() == before
+    created = await client.post(API, json={"name": "second"}, headers=alice.headers)
+    remember_secret(created.json()["api_key"])
+    assert [k["name"] for k in (await client.get(API, headers=alice.headers)).json()] == [
+        "main",
+        "second",
+    ]
+    patch = await client.patch(
+        f"{API}/{created.json()['id']}", json={"enabled": False}, headers=alice.headers
+    )
+    assert patch.status_code == 200
+    listed = {k["name"]: k for k in (await client.get(API, headers=alice.headers)).json()}
+    assert listed["second"]["enabled"] is False and listed["main"]["last_used_at"] is not None
+    assert (
+        await client.delete(f"{API}/{created.json()['id']}", headers=alice.headers)
+    ).status_code == 204
+    assert [k["name"] for k in (await client.get(API, headers=alice.headers)).json()] == ["main"]
