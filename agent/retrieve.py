@@ -97,6 +97,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._bm25: Any = None
         self._chunks: list[Chunk] = []
+        self._pages: dict[str, list[Chunk]] = {}  # the same chunks by page, in page order
         self._version: int | None = None
         self._pending: set[str] = set()
 
@@ -113,7 +114,11 @@ class Retriever:
                         terms(f"{c.section} {c.breadcrumb} {c.text}") or ["_"] for c in chunks
                     ]
                     model.index(corpus, show_progress=False)
-                self._bm25, self._chunks, self._version = model, chunks, version
+                pages: dict[str, list[Chunk]] = {}
+                for chunk in sorted(chunks, key=lambda c: (c.page_url, c.position)):
+                    pages.setdefault(chunk.page_url, []).append(chunk)
+                self._bm25, self._chunks, self._pages = model, chunks, pages
+                self._version = version
             return self._bm25, self._chunks
 
     def lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
@@ -172,7 +177,8 @@ class Retriever:
         When the best section is the heading a stepper sits under, its best-ranked step
         (or its first) stands in for it."""
         top = hits[0]
-        page = self.index.page_chunks(top.chunk.page_url)
+        with self._lock:  # the page as the lexical index has it: no index round trip
+            page = self._pages.get(top.chunk.page_url, [])
         if top.chunk.step is None:
             children = [
                 c for c in page if c.step and c.breadcrumb.startswith(top.chunk.breadcrumb + " › ")

@@ -126,13 +126,10 @@ class DocIndex:
         vector = self.embeddings.embed_query(expand_query(query))
         self.check_model(len(vector))
         col = self._col()
-        with _chroma("query"):
-            n = min(k, col.count())
-            if n <= 0:
-                return []
+        with _chroma("query"):  # fewer than k chunks (or none): Chroma returns what it has
             res = col.query(
                 query_embeddings=[list(vector)],
-                n_results=n,
+                n_results=k,
                 include=["documents", "metadatas", "distances"],
             )
         return [
