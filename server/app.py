@@ -141,6 +141,9 @@ def create_app(
         description="Documentation agent: chat, GitBook-compatible ask proxy, key API, MCP.",
         lifespan=lifespan,
         docs_url="/docs",
+        # off unless asked for: even with no provider set up, FastAPI asks OpenTelemetry for
+        # three providers (environment look-ups) on every request
+        telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -20,6 +20,11 @@ class Settings(AgentSettings):
     )
     admins: str = Field("", description="Comma-separated owner ids allowed to see insights.")
     log_level: str = Field("INFO", description="Log level of the JSON logs.")
+    otel: bool = Field(
+        False,
+        description="FastAPI's OpenTelemetry spans and metrics (when a provider is set up, "
+        "e.g. by opentelemetry-instrument); off saves its per-request check.",
+    )
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
 
 

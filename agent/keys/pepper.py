@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from functools import lru_cache
 from pathlib import Path
 
 from agent.config import AgentSettings
@@ -58,4 +59,11 @@ def _create(path: Path) -> None:
 
 def digest(pepper: bytes, secret: str) -> bytes:
     """HMAC-SHA256 of the secret under the pepper: the only form a key is stored in."""
-    return hmac.new(pepper, secret.encode(), hashlib.sha256).digest()
+    mac = _keyed(pepper).copy()  # the keyed state is built once per pepper, not per key
+    mac.update(secret.encode())
+    return mac.digest()
+
+
+@lru_cache(maxsize=8)
+def _keyed(pepper: bytes) -> hmac.HMAC:
+    return hmac.new(pepper, digestmod=hashlib.sha256)

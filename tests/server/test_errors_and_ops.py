@@ -9,6 +9,7 @@ import pytest
 
 from agent.service import AgentServices
 from server.app import create_app
+from server.config import Settings
 from tests.server.conftest import User, make_settings, new_user, running
 
 
@@ -179,3 +180,27 @@ def test_key_name_errors_map_to_400_and_a_taken_name_to_409() -> None:
     # the wording does not matter, the type does
     assert to_server_error(KeyNameError("already used characters are invalid")).status == 400
     assert to_server_error(KeyNameTakenError("name in use")).status == 409
+
+
+@pytest.mark.parametrize("otel", [True, False])
+async def test_opentelemetry_spans_only_when_turned_on(
+    settings: Settings, services: AgentServices, monkeypatch: pytest.MonkeyPatch, otel: bool
+) -> None:
+    """With DOCSAGENT_OTEL and a tracer provider set up (as opentelemetry-instrument would),
+    each request leaves FastAPI's spans; by default FastAPI's telemetry stays off."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    app = create_app(settings.model_copy(update={"otel": otel}), services=services)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/healthz")).status_code == 200
+    names = [span.name for span in exported.get_finished_spans()]
+    assert any("/healthz" in name for name in names) is otel, names
