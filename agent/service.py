@@ -75,7 +75,10 @@ def build_services(
         from ingest.embed import make_embeddings
         from ingest.store import open_index
 
-        index = open_index(settings, make_embeddings(settings))
+        # on a shared database the page records use the agent's pooled engine: a connection
+        # per version check would cost a PostgreSQL log-in per question, twice
+        records = engine if settings.database_url else None
+        index = open_index(settings, make_embeddings(settings), engine=records)
     client = http_client or httpx.AsyncClient(follow_redirects=True)
     if chat_model is None and settings.llm:
         from agent.llm import make_chat_model

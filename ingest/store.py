@@ -15,6 +15,7 @@ import chromadb.config
 import chromadb.errors
 import httpx
 from langchain_core.embeddings import Embeddings
+from sqlalchemy import Engine
 
 from ingest.config import IngestSettings
 from ingest.embed import embeddings_identity
@@ -296,9 +297,15 @@ def _digest(parts: Any) -> str:
     return h.hexdigest()
 
 
-def open_index(settings: IngestSettings, embeddings: Embeddings) -> DocIndex:
-    """The index the settings describe (embedded Chroma under data_dir, or a server)."""
+def open_index(
+    settings: IngestSettings, embeddings: Embeddings, *, engine: Engine | None = None
+) -> DocIndex:
+    """The index the settings describe (embedded Chroma under data_dir, or a server).
+
+    `engine`: a long-lived pooled engine on the configured shared database for the page
+    records (a server passes its own); without it a one-off run gets an engine that opens
+    a connection per read (`records_engine`)."""
     client, location = make_client(settings)
-    engine = records_engine(settings.database_url, settings.data_dir)
+    engine = engine or records_engine(settings.database_url, settings.data_dir)
     records = PageRecords(engine, settings.chroma_collection)
     return DocIndex(client, settings.chroma_collection, embeddings, records, location)

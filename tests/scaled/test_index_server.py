@@ -8,9 +8,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
+import sqlalchemy as sa
 
+from agent.service import build_services
 from ingest import pipeline
 from ingest.embed import make_embeddings
 from ingest.errors import IngestError
@@ -161,3 +164,24 @@ def test_a_second_host_sees_the_pages_and_index_version_of_the_first(
     assert not (tmp_path / "b" / "ingest.sqlite3").exists()
     host_a.records.mark_pending([(API_KEYS_URL, API_KEYS_URL + ".md", "API Keys")])
     assert host_b.pending_pages() == {API_KEYS_URL}  # a rewrite on A is hidden on B too
+
+
+def test_a_server_answers_on_its_pooled_connections(scaled_settings: Settings) -> None:
+    """On PostgreSQL a server's page-record reads (two index-version checks per question)
+    go through the agent's pooled engine: answering questions opens no connection per
+    question (a PostgreSQL log-in each, which once cost a third of a worker's time)."""
+    services = build_services(scaled_settings)
+    try:
+        ingest_sync(scaled_settings, [str(scaled_settings.docs_cache)], index=services.index)
+        opened: list[object] = []
+        sa.event.listen(services.engine, "connect", lambda *_: opened.append(1))
+        records_engine = cast(DocIndex, services.index).records.engine
+        if records_engine is not services.engine:
+            sa.event.listen(records_engine, "connect", lambda *_: opened.append(1))
+        services.retriever.retrieve("How do I rotate an API key?")  # warm the pool
+        opened.clear()
+        for question in ("How do I rotate an API key?", "my key leaked", "revoke a key") * 4:
+            assert services.retriever.retrieve(question).hits
+        assert opened == []
+    finally:
+        services.engine.dispose()
