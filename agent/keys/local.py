@@ -104,8 +104,8 @@ class LocalKeyManager:
         self._clock = clock
         self._new_secret = new_secret
         self._audit = AuditLog(engine, clock)
-        self._usage = UsageRecorder(self._writer)
         self._epochs = EpochReader(engine)
+        self._usage = UsageRecorder(self._writer, on_written=self._epochs.invalidate)
         self._cache = KeyCache()
 
     # -- reading -----------------------------------------------------------------------

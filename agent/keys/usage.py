@@ -38,8 +38,10 @@ class UsageRecorder:
         interval: float = 1.0,
         max_pending: int = 512,
         monotonic: Callable[[], float] = time.monotonic,
+        on_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._writer = writer
+        self._on_written = on_written  # after each batch commits (it bumped the epoch)
         self._interval = interval
         self._max_pending = max_pending
         self._monotonic = monotonic
@@ -84,3 +86,4 @@ class UsageRecorder:
                 bump(connection, KEYS)  # cached listings show last_used_at
         except SQLAlchemyError as exc:
             raise BackendError(f"cannot record key use: {type(exc).__name__}") from exc
+        self._on_written()

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from agent import epochs
 from agent.config import AgentSettings
 from agent.db import make_engine
 from agent.epochs import SQLITE_REUSE_SECONDS
@@ -132,6 +133,18 @@ def test_a_listing_shows_when_a_key_was_last_used(
     assert keys.list("alice")[0].last_used_at is None
     other_worker.verify(secret)
     other_worker.close()  # writes the noted use, as a worker does at the latest on shutdown
+    assert keys.list("alice")[0].last_used_at is not None
+
+
+def test_a_listing_shows_this_workers_own_use_at_once(
+    keys: LocalKeyManager, make_key: MakeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's own batched use is written before its listing and counts at once,
+    however long the window in which other workers' changes may go unseen."""
+    monkeypatch.setattr(epochs, "SQLITE_REUSE_SECONDS", 60.0)
+    _, secret = make_key()
+    assert keys.list("alice")[0].last_used_at is None
+    keys.verify(secret)
     assert keys.list("alice")[0].last_used_at is not None
 
 
