@@ -3,14 +3,16 @@ with just enough kept in memory that the common request touches no table.
 
 Two limits, both per minute and both settings (0 = off):
 - failed authentication per client address (`rate_limit_failed_auth`): once an address
-  has failed that many times in the current minute, every authenticated request from it
-  gets 429 with Retry-After until the window ends, even with a valid key;
+  has failed that many times in the last minute, every authenticated request from it
+  gets 429 with Retry-After, even with a valid key;
 - normal traffic per key (`rate_limit_per_key`).
 
 One row per (bucket, minute) in `rate_limits`; an upsert increments it atomically. The
-count that is compared with a limit is the sliding-window estimate `current + previous ×
-(share of the previous minute still inside the last 60 s)`, so a burst cannot double
-its allowance by straddling a minute boundary.
+count that is compared with a limit is the sliding-window estimate `current + ⌈previous ×
+share of the previous minute still inside the last 60 s⌉`, so a burst cannot double its
+allowance by straddling a minute boundary, and a limit reached just before a boundary still
+holds just after it (rounded down, 20 failures at 0:59.9 would weigh 19.97 at 1:00.1). The
+allowance then comes back evenly over the next minute, a limit's 60th each second.
 
 In memory:
 - Per-key traffic is counted against a lease, but only far from the limit: while the
@@ -83,6 +85,12 @@ class _Known:
         if window == self.window:
             return self.current, self.previous
         return (0, self.current) if window == self.window + 1 else (0, 0)
+
+
+def _estimate(current: int, previous: int, weight: float) -> int:
+    """Requests in the last 60 s: this minute's plus the previous minute's share, rounded up
+    (to 9 places first, so float noise on an exact share does not add one)."""
+    return current + math.ceil(round(previous * weight, 9))
 
 
 class RateLimiter:
@@ -160,7 +168,7 @@ class RateLimiter:
             else:  # hits counted here during the sync stay in `unsynced`
                 lease.shared, lease.previous = current, previous
                 lease.synced_at, lease.syncing = self._monotonic(), False
-        if current + previous * weight > limit:
+        if _estimate(current, previous, weight) > limit:
             raise TooManyRequests("too many requests; slow down", retry_after=retry_after)
 
     # -- failed authentication ---------------------------------------------------------
@@ -176,7 +184,7 @@ class RateLimiter:
         counts = self._known_counts(bucket, self._read_epoch(), window)
         if counts is None:
             return False
-        self._raise_if_reached(counts[0] + counts[1] * weight, limit, retry_after)
+        self._raise_if_reached(_estimate(*counts, weight), limit, retry_after)
         return True
 
     def check(self, bucket: str, limit: int) -> None:
@@ -191,7 +199,7 @@ class RateLimiter:
             with self._lock:
                 self._known[bucket] = _Known(epoch, window, *counts)
                 _forget_oldest(self._known)
-        self._raise_if_reached(counts[0] + counts[1] * weight, limit, retry_after)
+        self._raise_if_reached(_estimate(*counts, weight), limit, retry_after)
 
     def _known_counts(self, bucket: str, epoch: int, window: int) -> tuple[int, int] | None:
         """(current, previous) failures of `bucket` from memory, if no failure was recorded

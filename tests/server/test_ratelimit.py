@@ -126,6 +126,27 @@ def test_a_burst_cannot_double_its_allowance_across_a_minute_boundary(
     a.hit("key:k2", 10)
 
 
+def test_a_limit_reached_just_before_a_minute_boundary_holds_just_after_it(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    """20 failures at 0:59.9 still block at 1:00.1 (rounded down, they would weigh 19.97),
+    then the allowance comes back evenly: one attempt per 3 s for a limit of 20."""
+    a, b, clock = limiters
+    clock.now += 9.9  # 59.9 s into the minute
+    for _ in range(20):
+        b.record("ip:edge", 20)
+    for _ in range(10):
+        a.hit("key:edge", 10)
+    clock.now += 0.2  # 0.1 s into the next minute
+    a_moment_later()
+    with pytest.raises(TooManyRequests):
+        a.check("ip:edge", 20)
+    with pytest.raises(TooManyRequests):
+        a.hit("key:edge", 10)
+    clock.now += 3.0  # 3.1 s in: 20 × 56.9/60 = 18.97 → 19, one attempt is back
+    a.check("ip:edge", 20)
+
+
 def test_failed_auth_check_counts_without_blocking_until_the_limit(
     limiters: tuple[RateLimiter, RateLimiter, Clock],
 ) -> None:
