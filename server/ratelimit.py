@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from agent.bounded import put_bounded
 from agent.epochs import AUTH_FAILURES, EpochReader, bump
 from agent.errors import BackendError
 from server.errors import TooManyRequests, Unavailable
@@ -163,8 +164,8 @@ class RateLimiter:
         with self._lock:
             lease = self._leases.get(bucket)
             if lease is None or lease.window != window:
-                self._leases[bucket] = _Lease(window, current, previous, 0, self._monotonic())
-                _forget_oldest(self._leases)
+                fresh = _Lease(window, current, previous, 0, self._monotonic())
+                put_bounded(self._leases, bucket, fresh, MAX_TRACKED)
             else:  # hits counted here during the sync stay in `unsynced`
                 lease.shared, lease.previous = current, previous
                 lease.synced_at, lease.syncing = self._monotonic(), False
@@ -197,8 +198,7 @@ class RateLimiter:
         if counts is None:
             counts = self._count(bucket, window)
             with self._lock:
-                self._known[bucket] = _Known(epoch, window, *counts)
-                _forget_oldest(self._known)
+                put_bounded(self._known, bucket, _Known(epoch, window, *counts), MAX_TRACKED)
         self._raise_if_reached(_estimate(*counts, weight), limit, retry_after)
 
     def _known_counts(self, bucket: str, epoch: int, window: int) -> tuple[int, int] | None:
@@ -284,8 +284,3 @@ class RateLimiter:
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
         return int(value or 0), previous
-
-
-def _forget_oldest(tracked: dict[str, _Lease] | dict[str, _Known]) -> None:
-    while len(tracked) > MAX_TRACKED:
-        tracked.pop(next(iter(tracked)))

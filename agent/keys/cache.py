@@ -15,10 +15,10 @@ limiter's business). Both maps are bounded; the oldest entries go first.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
+from agent.bounded import put_bounded
 from agent.keys.base import APIKeyRecord, Principal
 
 MAX_VERIFIED = 10_000
@@ -46,8 +46,8 @@ class KeyCache:
     """Verified keys by secret digest and listings by owner; thread-safe."""
 
     def __init__(self, max_verified: int = MAX_VERIFIED, max_listings: int = MAX_LISTINGS) -> None:
-        self._verified: OrderedDict[bytes, VerifiedKey] = OrderedDict()
-        self._listings: OrderedDict[str, tuple[int, tuple[APIKeyRecord, ...]]] = OrderedDict()
+        self._verified: dict[bytes, VerifiedKey] = {}
+        self._listings: dict[str, tuple[int, tuple[APIKeyRecord, ...]]] = {}
         self._max_verified = max_verified
         self._max_listings = max_listings
         self._lock = threading.Lock()
@@ -66,10 +66,7 @@ class KeyCache:
         if entry.epoch < 0:
             return
         with self._lock:
-            self._verified[entry.digest] = entry
-            self._verified.move_to_end(entry.digest)
-            while len(self._verified) > self._max_verified:
-                self._verified.popitem(last=False)
+            put_bounded(self._verified, entry.digest, entry, self._max_verified)
 
     def listing(self, owner: str, epoch: int) -> tuple[APIKeyRecord, ...] | None:
         """The owner's cached listing if it is from `epoch`: the same tuple object for as
@@ -86,7 +83,4 @@ class KeyCache:
         if epoch < 0:
             return
         with self._lock:
-            self._listings[owner] = (epoch, tuple(records))
-            self._listings.move_to_end(owner)
-            while len(self._listings) > self._max_listings:
-                self._listings.popitem(last=False)
+            put_bounded(self._listings, owner, (epoch, tuple(records)), self._max_listings)

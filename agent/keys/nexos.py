@@ -44,6 +44,7 @@ from urllib.parse import quote
 
 import httpx
 
+from agent.bounded import put_bounded
 from agent.config import AgentSettings
 from agent.errors import (
     AuthenticationError,
@@ -111,10 +112,10 @@ class NexosKeyManager:
             raise AuthenticationError()
         if any(char.isspace() for char in secret):
             raise AuthenticationError()
-        cached = self.verify_cached(secret)
+        fingerprint = hashlib.sha256(secret.encode()).digest()
+        cached = self._cached(fingerprint, secret)
         if cached is not None:
             return cached
-        fingerprint = hashlib.sha256(secret.encode()).digest()
         now = self._monotonic()
         try:
             self._request("GET", "/v1/user/api_keys", secret)
@@ -122,14 +123,16 @@ class NexosKeyManager:
             raise AuthenticationError() from None
         owner = "nexos:" + fingerprint.hex()[:16]
         with self._lock:
-            if len(self._verified) >= VERIFY_CACHE_SIZE:
-                self._verified.pop(next(iter(self._verified)))
-            self._verified[fingerprint] = (now + VERIFY_TTL_SECONDS, owner)
+            put_bounded(
+                self._verified, fingerprint, (now + VERIFY_TTL_SECONDS, owner), VERIFY_CACHE_SIZE
+            )
         return Principal(owner=owner, credential=secret)
 
     def verify_cached(self, secret: str) -> Principal | None:
         """A success of the last VERIFY_TTL_SECONDS for this secret, or None."""
-        fingerprint = hashlib.sha256(secret.encode()).digest()
+        return self._cached(hashlib.sha256(secret.encode()).digest(), secret)
+
+    def _cached(self, fingerprint: bytes, secret: str) -> Principal | None:
         with self._lock:
             hit = self._verified.get(fingerprint)
         if hit is not None and hit[0] > self._monotonic():

@@ -14,6 +14,7 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from agent.bounded import put_bounded
 from agent.keys.base import APIKeyRecord, KeyManager, Principal
 from server.deps import KeyCaller, MetricsDep, get_caller
 from server.errors import Unauthorized
@@ -97,10 +98,7 @@ class ListingBodies:
             return memo[1]
         body = _encode([r.to_json() for r in records])
         if isinstance(records, tuple):  # immutable, so the body stays right for it
-            self._bodies.pop(owner, None)
-            self._bodies[owner] = (records, body)
-            if len(self._bodies) > self._max_owners:
-                del self._bodies[next(iter(self._bodies))]
+            put_bounded(self._bodies, owner, (records, body), self._max_owners)
         return body
 
 
