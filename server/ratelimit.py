@@ -130,7 +130,7 @@ class RateLimiter:
             lease = self._leases.get(bucket)
             if lease is None or lease.window != window:
                 return False
-            left = limit - lease.shared - lease.previous * weight
+            left = limit - _estimate(lease.shared, lease.previous, weight)
             if left < LEASE_MIN_LEFT or lease.unsynced + 1 > left / LEASE_SHARE:
                 return False
             if not lease.syncing and self._monotonic() - lease.synced_at >= SYNC_SECONDS:
