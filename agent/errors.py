@@ -6,6 +6,8 @@
     │   └── CircuitOpenError     too many recent upstream failures; not tried
     ├── ApprovalError            unknown, expired, used, or someone else's pending action
     ├── LLMError                 the configured chat model failed
+    ├── ProfileError             a site profile file (docsagent.yaml) is malformed
+    ├── CalibrationError         the abstention model file is missing or malformed
     └── KeyError_                base of every key-management error
         ├── AuthenticationError  a key did not verify (same error for every reason)
         ├── KeyNotFoundError     no such key for this owner (another owner's key included)
@@ -44,6 +46,14 @@ class ApprovalError(AgentError):
 
 class LLMError(AgentError):
     """The configured chat model failed."""
+
+
+class ProfileError(AgentError):
+    """A site's optional profile file cannot be used (the message names the file)."""
+
+
+class CalibrationError(AgentError):
+    """The fitted answer-or-fall-back model cannot be loaded (the message names the file)."""
 
 
 class KeyError_(AgentError):  # noqa: N801 - avoid shadowing the builtin KeyError

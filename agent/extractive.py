@@ -1,9 +1,12 @@
 """The offline answerer: grounded and extractive.
 
-Every sentence of an answer is copied from a retrieved section and followed by a citation
-marker `[n]` that maps to `sources[n-1]`; the only words of our own are fixed connective
-phrases (the constants below). Procedures become numbered steps; other questions get the
-sentences that carry the question's terms.
+Every block of an answer is copied verbatim from a retrieved section, under that
+section's heading with a citation marker `[n]` that maps to `sources[n-1]`; the only
+words of our own are the fixed phrases below. A procedure comes back whole and in order
+(the steps of a stepper or numbered sibling sections); otherwise the answer is the most
+relevant contiguous passage of the best section, plus a second section only when it
+carries question terms the first lacks. Markdown survives: code fences, lists, tables
+and hints are whole blocks.
 """
 
 from __future__ import annotations
@@ -12,23 +15,23 @@ import re
 from dataclasses import dataclass, field
 
 from agent.models import Source
-from agent.retrieve import Retrieval, Retrieved, focus_terms
-from agent.text import expand, plain, sentences, terms
+from agent.passages import Block, blocks, render, sentences
+from agent.retrieve import Retrieval, Retrieved, coverage
+from agent.text import plain
 from ingest.models import Chunk
+from ingest.terms import terms
 
-STEPS_INTRO = "Here is what the docs say, step by step:"
-FACTS_INTRO = "From the docs:"
+STEPS_INTRO = "The docs give these steps:"
 NOT_FOUND = (
     "The documentation I have does not answer this question, so I will not guess. "
     "These are the closest sections I found:"
 )
 NOTHING_AT_ALL = "The documentation I have does not answer this question, so I will not guess."
 EXCERPT_CHARS = 240
-MAX_FACT_SENTENCES = 3
-
-_VERBS = frozenset(
-    {"generat", "creat", "rotat", "revok", "delet", "nam", "name", "save", "sav", "open", "copi"}
-)
+PASSAGE_WORDS = 140  # a passage is about a screenful of prose…
+PASSAGE_CODE_LINES = 40  # …plus its code
+SECOND_SECTION_SHARE = 0.25  # question weight a second section must add to be shown
+STEP_RELEVANCE = 0.5  # a neighbouring step joins a task when this close to the best step
 
 
 @dataclass
@@ -42,7 +45,8 @@ class Draft:
 
 def source_for(chunk: Chunk) -> Source:
     """The citation entry of a chunk: page title, section anchor URL, a short excerpt."""
-    excerpt = " ".join(plain(s) for s in sentences(chunk.text))
+    prose = [b.text for b in blocks(chunk.text) if b.kind in ("para", "item", "quote")]
+    excerpt = " ".join(plain(s) for text in prose for s in sentences(text))
     if len(excerpt) > EXCERPT_CHARS:
         excerpt = excerpt[: EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return Source(title=chunk.title, url=chunk.anchor_url, section=chunk.section, excerpt=excerpt)
@@ -62,62 +66,177 @@ class _Citations:
         return f"[{self._numbers[chunk.anchor_url]}]"
 
 
-def compose(question: str, retrieval: Retrieval) -> Draft:
-    """A grounded answer for a question the local docs cover."""
+def compose(question: str, retrieval: Retrieval, *, verbs: frozenset[str] = frozenset()) -> Draft:
+    """A grounded answer for a question the local docs cover.
+
+    `verbs`: words this site's docs use after "to" (from its index), so a follow-up
+    suggestion can say "How do I …?" for a heading that starts with one."""
     citations = _Citations()
-    if retrieval.procedural and retrieval.steps:
-        lines = [STEPS_INTRO, ""]
-        lead = retrieval.hits[0] if retrieval.hits[0] not in retrieval.steps else None
-        if lead is not None and (intro := sentences(lead.chunk.text)):
-            lines = [f"{intro[0]} {citations.mark(lead.chunk)}", "", *lines]
-        for number, item in enumerate(retrieval.steps, start=1):
-            body = " ".join(sentences(item.chunk.text))
-            lines.append(f"{number}. **{item.chunk.section}**: {body} {citations.mark(item.chunk)}")
-        text = "\n".join(lines)
+    steps = _task_steps(retrieval) if retrieval.procedural else []
+    if len(steps) >= 2:
+        text = _procedure(steps, citations)
     else:
-        text = _facts(question, retrieval.hits, citations)
+        text = _passages(retrieval, citations)
     used = {s.url for s in citations.sources}
-    return Draft(text=text, sources=citations.sources, followups=followups(retrieval, used))
+    return Draft(
+        text=text,
+        sources=citations.sources,
+        followups=followups(retrieval, used, question, verbs=verbs),
+    )
 
 
-def _facts(question: str, hits: list[Retrieved], citations: _Citations) -> str:
-    """The sentences that carry the question's terms, best first, each cited."""
-    wanted = expand(focus_terms(question)) or set(terms(question))
-    scored: list[tuple[float, int, int, str, Chunk]] = []
-    for rank, item in enumerate(hits[:3]):
-        for position, sentence in enumerate(sentences(item.chunk.text)):
-            present = set(terms(sentence))
-            overlap = len(wanted & present)
-            if not overlap and not (rank == 0 and position == 0):
-                continue
-            score = overlap + (0.75 if rank == 0 else 0.0) - 0.2 * rank
-            scored.append((score, rank, position, sentence, item.chunk))
-    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
-    chosen = scored[:MAX_FACT_SENTENCES]
-    # Read in document order within the answer: section rank, then sentence position.
-    chosen.sort(key=lambda s: (s[1], s[2]))
-    parts = [f"{sentence} {citations.mark(chunk)}" for _, _, _, sentence, chunk in chosen]
-    return f"{FACTS_INTRO}\n\n" + " ".join(parts) if parts else NOTHING_AT_ALL
+def _task_steps(retrieval: Retrieval) -> list[Retrieved]:
+    """The steps of the procedure the question asks for: all of them when it starts at
+    the first step (or the heading above the steps), else the run of steps around the
+    best one that are about as relevant to the question."""
+    steps = retrieval.steps
+    best = retrieval.best
+    if not steps or best is None:
+        return []
+    where = next((i for i, s in enumerate(steps) if s.chunk.anchor_url == best.chunk.anchor_url), None)
+    if where is None or where == 0:
+        return steps
+    relevance = [_relevance(retrieval, s.chunk) for s in steps]
+    floor = relevance[where] * STEP_RELEVANCE
+    lo = hi = where
+    while lo > 0 and relevance[lo - 1] >= floor and relevance[lo - 1] > 0:
+        lo -= 1
+    while hi + 1 < len(steps) and relevance[hi + 1] >= floor and relevance[hi + 1] > 0:
+        hi += 1
+    return steps[lo : hi + 1]
 
 
-def followups(retrieval: Retrieval, used_urls: set[str], limit: int = 3) -> list[str]:
-    """Questions about nearby sections this answer did not use."""
+def _relevance(retrieval: Retrieval, chunk: Chunk) -> float:
+    present = frozenset(terms(f"{chunk.section}\n{chunk.text}"))
+    return coverage(retrieval.focus, present, retrieval.weights)
+
+
+def _procedure(steps: list[Retrieved], citations: _Citations) -> str:
+    lines = [STEPS_INTRO, ""]
+    for number, item in enumerate(steps, start=1):
+        body = render(blocks(item.chunk.text)) or item.chunk.section
+        head = f"{number}. **{item.chunk.section}** {citations.mark(item.chunk)}"
+        if body == item.chunk.section:
+            lines.append(head)
+            continue
+        indented = "\n".join(("   " + ln) if ln.strip() else "" for ln in body.split("\n"))
+        lines.append(f"{head}\n\n{indented}\n")
+    return "\n".join(lines).rstrip()
+
+
+def _passages(retrieval: Retrieval, citations: _Citations) -> str:
+    """The best section's most relevant passage, and a second section's when it adds."""
+    hits = retrieval.hits
+    if not hits:
+        return NOTHING_AT_ALL
+    first = hits[0]
+    chosen, covered = _best_passage(retrieval, first.chunk)
+    parts = [_cited(first.chunk, chosen, citations)]
+    total = sum(retrieval.weights.get(t, 0.0) for t in retrieval.focus) or 1.0
+    for other in hits[1:3]:
+        missing = retrieval.focus - covered
+        gain = sum(retrieval.weights.get(t, 0.0) for t in missing & _terms_of(other.chunk))
+        if gain / total >= SECOND_SECTION_SHARE and other.score >= 0.8 * first.score:
+            passage, more = _best_passage(retrieval, other.chunk)
+            parts.append(_cited(other.chunk, passage, citations))
+            covered |= more
+            break
+    return "\n\n".join(parts)
+
+
+def _terms_of(chunk: Chunk) -> frozenset[str]:
+    return frozenset(terms(f"{chunk.section}\n{chunk.text}"))
+
+
+def _cited(chunk: Chunk, passage: list[Block], citations: _Citations) -> str:
+    heading = f"**{chunk.section}** {citations.mark(chunk)}"
+    return f"{heading}\n\n{render(passage)}" if passage else heading
+
+
+def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[str]]:
+    """The contiguous run of blocks with the most question weight that fits the budget
+    (the whole section when it fits); and the question terms it covers."""
+    parts = blocks(chunk.text)
+    if not parts:
+        return [], set()
+    weights = retrieval.weights
+    block_terms = [frozenset(terms(b.text)) for b in parts]
+    if _fits(parts):
+        covered = set().union(*block_terms) & retrieval.focus
+        return parts, covered
+    scores = [sum(weights.get(t, 0.0) for t in retrieval.focus & bt) for bt in block_terms]
+    best_span, best_score = (0, 1), -1.0
+    for start in range(len(parts)):
+        seen: set[str] = set()
+        for end in range(start + 1, len(parts) + 1):
+            if end - start > 1 and not _fits(parts[start:end]):
+                break
+            seen |= block_terms[end - 1] & retrieval.focus
+            # distinct question terms count once; an earlier start breaks ties
+            score = sum(weights.get(t, 0.0) for t in seen) + 0.01 * sum(scores[start:end])
+            if score > best_score + 1e-9:
+                best_span, best_score = (start, end), score
+    start, end = best_span
+    # a lead-in ending with ':' introduces what follows ("To rotate a key:" + list)
+    if start > 0 and parts[start - 1].text.rstrip().endswith(":") and _fits(parts[start - 1 : end]):
+        start -= 1
+    chosen = parts[start:end]
+    covered = set().union(*block_terms[start:end]) & retrieval.focus
+    return chosen, covered
+
+
+def _fits(parts: list[Block]) -> bool:
+    prose = sum(b.words for b in parts if b.kind != "code")
+    code = sum(b.text.count("\n") + 1 for b in parts if b.kind == "code")
+    return prose <= PASSAGE_WORDS and code <= PASSAGE_CODE_LINES
+
+
+def followups(
+    retrieval: Retrieval,
+    used_urls: set[str],
+    question: str = "",
+    limit: int = 3,
+    *,
+    verbs: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Distinct questions about nearby sections this answer did not use."""
     out: list[str] = []
-    for item in retrieval.hits:
+    seen = {_key(question)}
+    for item in retrieval.hits + retrieval.steps:
         if item.chunk.anchor_url in used_urls or len(out) >= limit:
             continue
-        out.append(question_for(item.chunk.section))
+        suggestion = question_for(item.chunk.section, verbs)
+        if _key(suggestion) not in seen and _key(item.chunk.section) not in seen:
+            seen |= {_key(suggestion), _key(item.chunk.section)}
+            out.append(suggestion)
     return out
 
 
-def question_for(section_title: str) -> str:
-    """A natural follow-up question about a section, from its heading."""
-    title = section_title.strip().rstrip(".")
-    first = terms(title.split(" ")[0], keep_stopwords=True) if title else []
-    # headings speak to the reader ("Save your API key"); the asker says "my"
-    task = re.sub(r"\byour\b", "my", title[7:] if title.lower().startswith("how to ") else title)
-    if (first and first[0] in _VERBS) or title.lower().startswith("how to "):
-        return f"How do I {task[0].lower()}{task[1:]}?"
+def _key(text: str) -> str:
+    return " ".join(sorted(set(terms(text))))
+
+
+def question_for(section_title: str, verbs: frozenset[str] = frozenset()) -> str:
+    """A follow-up question about a section, from its heading (its casing kept).
+
+    "How to X" → "How do I X?"; a heading that is already a question stays one; a
+    heading that starts with a word the site uses as a verb ("to rotate") → "How do I
+    rotate …?"; anything else → "What do the docs say about “X”?"."""
+    title = " ".join(section_title.split()).rstrip(".:")
+    if not title:
+        return "What else do the docs say?"
+    if title.endswith("?"):
+        return title
+    lowered = re.sub(r"\byour\b", "my", title)
+    if re.match(r"how\s+to\s+", lowered, re.IGNORECASE):
+        task = re.sub(r"^how\s+to\s+", "", lowered, flags=re.IGNORECASE)
+        return f"How do I {task}?"
+    first = title.split(" ", 1)[0]
+    if first.lower() in verbs:
+        # "Rotate API key" → "rotate API key"; an all-caps word ("CREATE TABLE") stays
+        if first[:1].isupper() and first[1:].islower():
+            lowered = lowered[0].lower() + lowered[1:]
+        return f"How do I {lowered}?"
     return f"What do the docs say about “{title}”?"
 
 

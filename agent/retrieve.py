@@ -1,8 +1,12 @@
-"""Hybrid retrieval: dense search in the Chroma index plus BM25 (bm25s) over the same
-chunks, fused by reciprocal rank, deduplicated by section, with the surrounding steps of
-a stepper for "how do I" questions, and a relevance verdict (answer locally or fall back).
+"""Hybrid retrieval: dense search in the vector index and BM25 over the same sections
+(`agent.lexicon`), fused by reciprocal rank and deduplicated by section, with the page's
+structure around the best section (the steps of its procedure) and the features the
+answer-or-fall-back decision reads (`agent.abstain`).
 
-The BM25 index is rebuilt lazily whenever `DocIndex.version()` changes.
+Nothing here is fitted to one site: term weights come from the site's own index, the
+only vocabulary is the site's optional profile (`agent.profile`), and the fusion is
+plain reciprocal rank (weighted variants and learned rerankers did not beat it on the
+dev split of bench/eval, see README).
 """
 
 from __future__ import annotations
@@ -10,28 +14,28 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-import bm25s
-
-from agent.text import STOPWORDS, expand, terms
+from agent.abstain import Calibration, load_calibration
+from agent.lexicon import Lexicon
+from agent.profile import SiteProfile
 from ingest.models import Chunk, Hit
+from ingest.terms import terms
 
 RRF_K = 60
-# Calibrated on bench/questions.json (see bench/eval.py): a question is answered locally
-# when its best section is close in meaning, or shares most of the question's own terms.
-DENSE_STRONG = 0.65
-DENSE_WEAK = 0.40
-COVERAGE_MIN = 0.5
-
 _PROCEDURAL = re.compile(
-    r"^\s*(how\s+(do|can|should|would|to)|how\s+does\s+one|what\s+are\s+the\s+steps|steps?\s+to|"
-    r"walk\s+me|guide\s+me|show\s+me\s+how|where)\b|\bsteps?\b|\bprocedure\b",
+    r"^\W*(?:\w+\W+){0,3}?(how\s+(do|can|should|would|to|does\s+one)|what\s+are\s+the\s+steps|"
+    r"steps?\s+(to|for)|walk\s+me|guide\s+me|show\s+me\s+how|set\s*up|configure|install)\b|"
+    r"\bsteps?\b|\bprocedure\b",
     re.IGNORECASE,
 )
-# Words of the page/site itself: they say nothing about which part of it is meant.
-_ACTIONS = expand({"generat", "rotat", "revok"})
-_GENERIC = frozenset({"api", "key", "nexo", "nexos", "ai", "doc", "docs", "documentation"})
+# Words that make a question lean on the previous turn ("and how do I undo it?").
+_ANAPHORA = re.compile(
+    r"^\W*(and|also|so|ok(ay)?|then|now|but|what\s+about|how\s+about)\b|"
+    r"\b(it|its|it's|that|this|these|those|them|they|there|one|ones|instead|afterwards|"
+    r"same|then|else|too|either|former|latter)\b",
+    re.IGNORECASE,
+)
 
 
 class SearchIndex(Protocol):
@@ -44,6 +48,15 @@ class SearchIndex(Protocol):
     def pending_pages(self) -> set[str]: ...
 
 
+@dataclass(frozen=True)
+class Context:
+    """The previous docs turn of a conversation, for follow-up questions."""
+
+    question: str
+    page_url: str = ""
+    anchor_url: str = ""
+
+
 @dataclass
 class Retrieved:
     """One section chosen for a question."""
@@ -52,17 +65,21 @@ class Retrieved:
     score: float  # fused reciprocal-rank score
     dense: float = 0.0  # cosine similarity from the vector index (0 when not returned)
     lexical: float = 0.0  # BM25 score
-    coverage: float = 0.0  # share of the question's distinctive terms found in the section
-    context: bool = False  # added as a surrounding stepper step, not retrieved on its own
+    coverage: float = 0.0  # idf-weighted share of the question's terms in the section
+    context: bool = False  # added as a step of the procedure, not retrieved on its own
 
 
 @dataclass
 class Retrieval:
-    query: str
+    query: str  # the question as searched (follow-ups include the previous question)
     hits: list[Retrieved] = field(default_factory=list)
     procedural: bool = False
-    steps: list[Retrieved] = field(default_factory=list)  # one task's steps, in order
-    confident: bool = False  # the local docs cover the question
+    steps: list[Retrieved] = field(default_factory=list)  # one procedure's steps, in order
+    confident: bool = False  # the local docs cover the question (set by agent.abstain)
+    focus: frozenset[str] = frozenset()  # the question's stems (and synonyms)
+    weights: dict[str, float] = field(default_factory=dict)  # stem → idf on this site
+    oov: float = 0.0  # share of the question's weight in words this site never uses
+    followup: bool = False
 
     @property
     def best(self) -> Retrieved | None:
@@ -74,163 +91,177 @@ def is_procedural(question: str) -> bool:
     return bool(_PROCEDURAL.search(question))
 
 
-def focus_terms(question: str) -> set[str]:
-    """The distinctive stems of a question (generic site words removed)."""
-    return {t for t in terms(question) if t not in _GENERIC and t not in STOPWORDS}
+def is_followup(question: str) -> bool:
+    """A question that leans on the previous one: a pronoun, 'and …', 'what about …'."""
+    return bool(_ANAPHORA.search(question)) or len(question.split()) <= 3
 
 
-def coverage(question_focus: set[str], text: str) -> float:
-    """Share of the question's distinctive terms (or their synonyms) present in `text`."""
-    if not question_focus:
-        return 1.0
-    present = set(terms(text))
-    found = sum(1 for t in question_focus if expand({t}) & present)
-    return found / len(question_focus)
+def coverage(focus: frozenset[str], present: frozenset[str], weights: dict[str, float]) -> float:
+    """idf-weighted share of the question's terms present in a section."""
+    total = sum(weights.get(t, 0.0) for t in focus)
+    if total <= 0:
+        return 0.0
+    return sum(weights.get(t, 0.0) for t in focus if t in present) / total
 
 
 class Retriever:
     """Dense + BM25 retrieval over one `DocIndex`."""
 
-    def __init__(self, index: SearchIndex, *, candidates: int = 12) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        *,
+        profile: SiteProfile | None = None,
+        calibration: Calibration | None = None,
+        candidates: int = 30,
+    ) -> None:
         self.index = index
+        self.profile = profile or SiteProfile()
+        self.calibration = calibration or load_calibration()
         self.candidates = candidates
         self._lock = threading.Lock()
-        self._bm25: Any = None
-        self._chunks: list[Chunk] = []
-        self._pages: dict[str, list[Chunk]] = {}  # the same chunks by page, in page order
-        self._version: int | None = None
+        self._lexicon: Lexicon | None = None
         self._pending: set[str] = set()
 
-    def _lexical_index(self) -> tuple[Any, list[Chunk]]:
+    def lexicon(self) -> Lexicon:
+        """The keyword index of the current index version (rebuilt when it changes)."""
         version = self.index.version()
         with self._lock:
-            if self._version != version:
+            if self._lexicon is None or self._lexicon.version != version:
                 self._pending = self.index.pending_pages()
                 chunks = [c for c in self.index.all_chunks() if c.page_url not in self._pending]
-                model = None
-                if chunks:
-                    model = bm25s.BM25()
-                    corpus = [
-                        terms(f"{c.section} {c.breadcrumb} {c.text}") or ["_"] for c in chunks
-                    ]
-                    model.index(corpus, show_progress=False)
-                pages: dict[str, list[Chunk]] = {}
-                for chunk in sorted(chunks, key=lambda c: (c.page_url, c.position)):
-                    pages.setdefault(chunk.page_url, []).append(chunk)
-                self._bm25, self._chunks, self._pages = model, chunks, pages
-                self._version = version
-            return self._bm25, self._chunks
+                self._lexicon = Lexicon.build(chunks, version)
+            return self._lexicon
 
-    def lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
-        """BM25 hits (score > 0) for the query expanded with synonyms."""
-        model, chunks = self._lexical_index()
-        tokens = sorted(expand(terms(query)))
-        if model is None or not tokens:
-            return []
-        ids, scores = model.retrieve([tokens], k=min(k, len(chunks)), show_progress=False)
-        return [(chunks[int(i)], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+    def page(self, page_url: str) -> list[Chunk]:
+        """A page's chunks in order, as the keyword index has them (no index round trip)."""
+        return self.lexicon().pages.get(page_url, [])
 
-    def retrieve(self, question: str, k: int = 4) -> Retrieval:
-        """The best `k` sections for a question, plus stepper context for procedures."""
-        lexical = self.lexical(question, self.candidates)  # refreshes the pending pages
-        searched = self.index.search(question, k=self.candidates)
-        if self.index.version() != self._version:  # an ingest wrote while we searched
-            self._lexical_index()
-            lexical = [(c, s) for c, s in lexical if c.page_url not in self._pending]
-        # a page being rewritten by an ingest is left out until its new version is complete
+    def search(self, question: str, k: int = 5) -> list[Retrieved]:
+        """The best `k` sections for a query, without the answer-level extras."""
+        return self.retrieve(question, k=k).hits
+
+    def retrieve(self, question: str, k: int = 4, *, context: Context | None = None) -> Retrieval:
+        """The best `k` sections for a question, plus the steps of a procedure."""
+        lexicon = self.lexicon()  # refreshes the pending pages
+        followup = context is not None and is_followup(question)
+        query = f"{context.question} {question}" if followup and context else question
+        corrected = lexicon.correct(query)
+        focus = frozenset(self.profile.expand(terms(corrected)))
+        weights = {t: lexicon.idf(t) for t in focus}
+        lexical = lexicon.search(focus, self.candidates)
+        searched = self.index.search(self.profile.expand_query(query), k=self.candidates)
+        if self.index.version() != lexicon.version:  # an ingest wrote while we searched
+            lexicon = self.lexicon()
+            lexical = lexicon.search(focus, self.candidates)
         dense = [hit for hit in searched if hit.chunk.page_url not in self._pending]
         fused: dict[str, Retrieved] = {}
         for rank, hit in enumerate(dense):
             item = fused.setdefault(hit.chunk.id, Retrieved(hit.chunk, 0.0))
             item.score += 1.0 / (RRF_K + rank + 1)
             item.dense = max(item.dense, hit.score)
-        for rank, (chunk, score) in enumerate(lexical):
+        chunk_terms: dict[str, frozenset[str]] = {}
+        for rank, (position, score) in enumerate(lexical):
+            chunk = lexicon.chunks[position]
             item = fused.setdefault(chunk.id, Retrieved(chunk, 0.0))
             item.score += 1.0 / (RRF_K + rank + 1)
             item.lexical = score
-        focus = focus_terms(question)
+            chunk_terms[chunk.id] = lexicon.section_terms[position]
+        if followup and context and context.page_url:
+            for item in fused.values():  # the page the conversation is on
+                if item.chunk.page_url == context.page_url:
+                    item.score += 0.5 / (RRF_K + 1)
         ranked = sorted(fused.values(), key=lambda r: r.score, reverse=True)
         by_section: dict[str, Retrieved] = {}
         for item in ranked:
-            item.coverage = coverage(focus, f"{item.chunk.section} {item.chunk.text}")
+            present = chunk_terms.get(item.chunk.id) or frozenset(
+                terms(f"{item.chunk.breadcrumb}\n{item.chunk.text}")
+            )
+            item.coverage = coverage(focus, present, weights)
             by_section.setdefault(item.chunk.anchor_url, item)
         hits = list(by_section.values())[:k]
-        result = Retrieval(query=question, hits=hits, procedural=is_procedural(question))
-        result.confident = self._confident(hits)
-        if result.procedural and hits:
-            result.hits, result.steps = self._with_steps(hits, ranked, focus)
+        total = sum(weights.values())
+        unknown = sum(w for t, w in weights.items() if t not in lexicon.df)
+        result = Retrieval(
+            query=query,
+            hits=hits,
+            procedural=is_procedural(question),
+            focus=focus,
+            weights=weights,
+            oov=unknown / total if total else 0.0,
+            followup=followup,
+        )
+        if hits:
+            result.steps = self._steps(hits[0], ranked)
+        result.confident = self.calibration.covered(result)
         return result
 
-    @staticmethod
-    def _confident(hits: list[Retrieved]) -> bool:
-        if not hits:
-            return False
-        dense = max(h.dense for h in hits)
-        cover = max(h.coverage for h in hits)
-        return dense >= DENSE_STRONG or (dense >= DENSE_WEAK and cover >= COVERAGE_MIN)
-
-    def _with_steps(
-        self, hits: list[Retrieved], ranked: list[Retrieved], focus: set[str]
-    ) -> tuple[list[Retrieved], list[Retrieved]]:
-        """Add the neighbouring steps of the best step that belong to the same task.
-
-        When the best section is the heading a stepper sits under, its best-ranked step
-        (or its first) stands in for it."""
-        top = hits[0]
-        with self._lock:  # the page as the lexical index has it: no index round trip
-            page = self._pages.get(top.chunk.page_url, [])
-        if top.chunk.step is None:
-            children = [
-                c for c in page if c.step and c.breadcrumb.startswith(top.chunk.breadcrumb + " › ")
+    def _steps(self, top: Retrieved, ranked: list[Retrieved]) -> list[Retrieved]:
+        """The procedure the best section belongs to, whole and in order: the steps of
+        its stepper, or the stepper right under it, or its sibling "Step N" sections."""
+        page = self.page(top.chunk.page_url)
+        chunk = top.chunk
+        known = {r.chunk.anchor_url: r for r in ranked}
+        if chunk.step is None:
+            numbered = _numbered_siblings(page, chunk)
+            if numbered:
+                return [known.get(c.anchor_url) or Retrieved(c, 0.0, context=True) for c in numbered]
+            under = [
+                c for c in page if c.step and c.breadcrumb.startswith(chunk.breadcrumb + " › ")
             ]
-            if not children:
-                return hits, []
-            order = {r.chunk.id: i for i, r in enumerate(ranked)}
-            if expand(focus) & _ACTIONS:  # a named task: start at its best step
-                child = min(children, key=lambda c: (order.get(c.id, len(order)), c.position))
-            else:  # the heading's procedure as a whole, from its first step
-                child = min(children, key=lambda c: c.position)
-            found = next((r for r in ranked if r.chunk.id == child.id), None)
-            top = found or Retrieved(child, 0.0, context=True)
-            lead = hits[0]
-            hits = [top, *[h for h in hits if h.chunk.anchor_url != child.anchor_url]]
-        else:
-            lead = None
-        assert top.chunk.step is not None
-        steps = [c for c in page if c.step and c.step[1] == top.chunk.step[1]]
-        by_n: dict[int, Chunk] = {}
-        for c in sorted(steps, key=lambda c: c.position):
-            if c.step:
-                by_n.setdefault(c.step[0], c)
-        n = top.chunk.step[0]
-        wanted = expand(focus)
-        chosen = {n}
-        for direction in (-1, 1):
-            m = n + direction
-            while m in by_n and self._same_task(by_n[m], wanted, direction):
-                chosen.add(m)
-                m += direction
-        known = {h.chunk.anchor_url: h for h in hits}
-        out = [
-            known.get(by_n[m].anchor_url) or Retrieved(by_n[m], 0.0, context=True)
-            for m in sorted(chosen)
-        ]
-        seen = {r.chunk.anchor_url for r in out}
-        rest = [h for h in hits if h.chunk.anchor_url not in seen]
-        # The best-matching step stays first so callers can tell which section answered.
-        best = next(r for r in out if r.chunk.anchor_url == top.chunk.anchor_url)
-        ordered = [best, *[r for r in out if r is not best], *rest]
-        if lead is not None:  # the heading the steps sit under answered first
-            ordered = [lead, *[r for r in ordered if r is not lead]]
-        return ordered, out
+            if not under:
+                return []
+            chunk = min(under, key=lambda c: c.position)
+        assert chunk.step is not None
+        first = _first_step(page, chunk)
+        steps: list[Chunk] = []
+        seen: set[str] = set()
+        for c in page[page.index(first) :] if first in page else []:
+            if c.step is None or c.step[1] != chunk.step[1] or c.position < first.position:
+                break
+            if c.anchor_url not in seen:
+                seen.add(c.anchor_url)
+                steps.append(c)
+            if c.step[0] == c.step[1]:
+                break
+        return [known.get(c.anchor_url) or Retrieved(c, 0.0, context=True) for c in steps]
 
-    @staticmethod
-    def _same_task(step: Chunk, wanted: set[str], direction: int) -> bool:
-        """A neighbouring step belongs to the task when its heading names what the question
-        asks; a step naming another action ends the task; a plain step after it follows on."""
-        title = set(terms(step.section))
-        if title & wanted:
-            return True
-        if title & (_ACTIONS - wanted):
-            return False
-        return direction > 0
+
+_NUMBERED = re.compile(r"^\s*(?:step\s*)?(\d{1,2})\s*[.:)\-–]?\s+\S", re.IGNORECASE)
+
+
+def _parent(chunk: Chunk) -> str:
+    return chunk.breadcrumb.rsplit(" › ", 1)[0]
+
+
+def _numbered_siblings(page: list[Chunk], chunk: Chunk) -> list[Chunk]:
+    """Sections numbered 1, 2, 3… ("Step 2: Configure", "3. Test") under one heading,
+    in order, when `chunk` is one of them (or their parent)."""
+    if _NUMBERED.match(chunk.section):
+        parent = _parent(chunk)
+    else:
+        parent = chunk.breadcrumb
+    siblings: list[Chunk] = []
+    seen: set[str] = set()
+    for c in page:
+        if _parent(c) == parent and c.step is None and _NUMBERED.match(c.section):
+            if c.anchor_url not in seen:
+                seen.add(c.anchor_url)
+                siblings.append(c)
+    numbers = [int(_NUMBERED.match(c.section)[1]) for c in siblings]  # type: ignore[index]
+    if len(siblings) < 2 or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        return []
+    return siblings
+
+
+def _first_step(page: list[Chunk], step: Chunk) -> Chunk:
+    """Step 1 of the stepper `step` belongs to (the nearest one before it)."""
+    assert step.step is not None
+    start = page.index(step) if step in page else 0
+    for i in range(start, -1, -1):
+        c = page[i]
+        if c.step is None or c.step[1] != step.step[1]:
+            break
+        if c.step[0] == 1:
+            return c
+    return step

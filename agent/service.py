@@ -29,7 +29,8 @@ from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
 from agent.keys.base import Channel, KeyManager, Principal
 from agent.models import Answer, Source
-from agent.retrieve import Retrieval, Retriever, SearchIndex
+from agent.profile import load_profile
+from agent.retrieve import Context, Retrieval, Retriever, SearchIndex
 from agent.routing import ACTIONS, route
 
 FALLBACK_NOTE = "*Answered by the docs site's assistant; the local docs did not cover this.*"
@@ -89,7 +90,7 @@ def build_services(
         index=index,
         keys=keys or make_key_manager(settings, engine=engine, http_client=client),
         engine=engine,
-        retriever=Retriever(index),
+        retriever=Retriever(index, profile=load_profile(settings.docs_cache)),
         fallback=Fallback(settings, client, cache=AnswerCache(engine, clock, ttl=3600.0)),
         approvals=Approvals(engine, clock, settings.approval_ttl_seconds),
         conversations=Conversations(engine, clock),
@@ -149,9 +150,13 @@ async def answer(
         result = outcome.answer
         meta.update(outcome.meta)
     else:
-        result = await answer_docs(services, intent.query)
+        result = await answer_docs(services, text, context=_context(previous))
+        meta["question"] = text
         if result.sources:
             meta["topic"] = result.sources[0].title
+            if result.mode == "local":
+                meta["anchor_url"] = result.sources[0].url
+                meta["page_url"] = result.sources[0].url.split("#", 1)[0]
     result.conversation_id = conv
     await asyncio.to_thread(record_turn, services, conv, text, result, meta)
     return result
@@ -177,20 +182,38 @@ def record_turn(
         services.conversations.add_answer(conv, result, meta)
 
 
+def _context(previous: dict[str, Any]) -> Context | None:
+    """The previous docs turn, for a follow-up question ("and how do I save it?")."""
+    if previous.get("intent") != "docs" or not previous.get("question"):
+        return None
+    return Context(
+        question=str(previous["question"]),
+        page_url=str(previous.get("page_url", "")),
+        anchor_url=str(previous.get("anchor_url", "")),
+    )
+
+
 async def answer_docs(
-    services: AgentServices, question: str, *, goal: str | None = None, local_only: bool = False
+    services: AgentServices,
+    question: str,
+    *,
+    goal: str | None = None,
+    local_only: bool = False,
+    context: Context | None = None,
 ) -> Answer:
     """Local grounded answer, else the docs site's answer, else an honest 'not found'."""
-    retrieval = await asyncio.to_thread(services.retriever.retrieve, question)
+    retriever = services.retriever
+    retrieval = await asyncio.to_thread(lambda: retriever.retrieve(question, context=context))
     if retrieval.confident:
-        draft = compose(question, retrieval)
+        draft = compose(question, retrieval, verbs=retriever.lexicon().verbs)
         return Answer(
             answer=draft.text, mode="local", sources=draft.sources, followups=draft.followups
         )
     if services.fallback.enabled and not local_only:
         page = retrieval.best.chunk.page_url if retrieval.best else None
         try:
-            upstream = await services.fallback.ask(question, page, goal)
+            asked = retrieval.query if retrieval.followup else question  # self-contained
+            upstream = await services.fallback.ask(asked, page, goal)
         except UpstreamError:
             pass
         else:

@@ -121,6 +121,28 @@ def _tail(text: str, overlap: int, count: Callable[[str], int]) -> str:
     return " ".join(words[lo:])
 
 
+def _overlap(prev: str, overlap: int, count: Callable[[str], int]) -> str:
+    """What the next piece repeats of `prev`: its last whole lines, or else its last whole
+    sentences, that fit in `overlap` tokens; nothing from code (a fence stays whole)."""
+    if overlap <= 0 or any(_FENCE_RE.match(line) for line in prev.split("\n")):
+        return ""
+    lines = [line for line in prev.split("\n") if line.strip()]
+    kept: list[str] = []
+    for line in reversed(lines):
+        if count("\n".join([line, *kept])) > overlap:
+            break
+        kept.insert(0, line)
+    if kept:
+        return "\n".join(kept)
+    sentences = _SENTENCE_RE.split(lines[-1]) if lines else []
+    tail: list[str] = []
+    for sentence in reversed(sentences):
+        if count(" ".join([sentence, *tail])) > overlap:
+            break
+        tail.insert(0, sentence)
+    return " ".join(tail)
+
+
 def split_text(text: str, budget: int, overlap: int, count: Callable[[str], int]) -> list[str]:
     """Split `text` into pieces of at most `budget` tokens with `overlap` tokens repeated."""
     if count(text) <= budget:
@@ -130,8 +152,8 @@ def split_text(text: str, budget: int, overlap: int, count: Callable[[str], int]
     pieces = _pack(units, budget - overlap, count, "\n\n") or [text]
     out = [pieces[0]]
     for prev, piece in itertools.pairwise(pieces):
-        tail = _tail(prev, overlap, count)
-        joined = f"{tail}\n{piece}" if tail else piece
+        tail = _overlap(prev, overlap, count)
+        joined = f"{tail}\n\n{piece}" if tail else piece
         out.append(joined if count(joined) <= budget else piece)
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -46,9 +47,10 @@ class _Head:
 class SectionBuilder:
     """Consumes headings, text blocks and markers; produces Sections."""
 
-    def __init__(self, page_title: str, *, title_from_h1: bool = True) -> None:
+    def __init__(self, page_title: str, *, title_from_h1: bool = True, base_url: str = "") -> None:
         self.title = page_title
         self.title_from_h1 = title_from_h1
+        self.base_url = base_url  # relative links resolve against it
         self.drafts = [_Draft(Section(page_title, "", 1, [page_title], ""))]
         self.stack: list[_Head] = []
         self.floors: list[int] = []
@@ -136,7 +138,7 @@ class SectionBuilder:
         if self.label is not None:
             key, value, text = self.label
             self.label = None
-            self.block(f"{text}:")
+            self.block(_labelled(key, text, ""))
             self.current.section.meta.setdefault(key, []).append(value)
 
     def block(self, text: str, *, paragraph: bool = False) -> None:
@@ -146,7 +148,7 @@ class SectionBuilder:
             key, value, label = self.label
             self.label = None
             self.current.section.meta.setdefault(key, []).append(value)
-            text = f"{label}: {text}" if paragraph else f"{label}:\n{text}"
+            text = _labelled(key, label, text, paragraph=paragraph)
         self.current.parts.append(("\n" if self.list_depth else "\n\n") + text)
 
     def image(self, info: dict[str, str]) -> None:
@@ -163,6 +165,34 @@ class SectionBuilder:
             out.append(draft.section)
         out[0].title = self.title
         return out
+
+
+def _labelled(key: str, label: str, text: str, *, paragraph: bool = True) -> str:
+    """A block under a label: a hint is a quote led by its style ("> **Warning:** …"),
+    any other label (tab, code title, "See also") a bold lead-in ("**Python:**")."""
+    lead = f"**{label}:**"
+    if key != "hints":
+        return f"{lead} {text}".rstrip() if paragraph else f"{lead}\n{text}".rstrip()
+    body = f"{lead} {text}" if paragraph else f"{lead}\n{text}"
+    return "\n".join(f"> {line}".rstrip() for line in body.rstrip().split("\n"))
+
+
+def _resolve(href: str, base_url: str) -> str:
+    """A link as a reader can follow it: relative targets resolved against the page,
+    a linked '.md' file as its page URL (GitBook serves `a/README.md` as `a`)."""
+    if not base_url or href.startswith(("#", "mailto:", "tel:")) or "://" in href:
+        return href
+    target = urljoin(base_url, href)
+    path, sep, fragment = target.partition("#")
+    if path.endswith(".md"):
+        path = path[:-3]
+        if path.lower().endswith("/readme"):
+            path = path[: -len("/readme")]
+    return path + sep + fragment
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = None) -> str:
@@ -183,7 +213,7 @@ def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = No
             start, href = links.pop()
             inner = "".join(out[start:])
             if href and inner.strip() and inner != href and not href.startswith("#"):
-                out[start:] = [f"[{inner}]({href})"]
+                out[start:] = [f"[{inner}]({_resolve(href, b.base_url)})"]
         elif t == "image":
             alt = "".join(c.content for c in tok.children or [])
             b.image(
@@ -232,14 +262,14 @@ def _html(content: str, b: SectionBuilder) -> None:
 
 
 def build_sections(
-    markdown: str, fallback_title: str, title: str | None = None
+    markdown: str, fallback_title: str, title: str | None = None, *, base_url: str = ""
 ) -> tuple[str, list[Section], list[str]]:
     """Parse marker-annotated markdown into (page title, sections, warnings).
 
     The title is `title` if given, else the first H1 (when it comes before any other
     heading), else `fallback_title`.
     """
-    b = SectionBuilder(title or fallback_title, title_from_h1=title is None)
+    b = SectionBuilder(title or fallback_title, title_from_h1=title is None, base_url=base_url)
     tokens = _MD.parse(markdown)
     prefixes: list[str] = []  # one per open list: "- " or the next ordered number
     row: list[str] = []
@@ -272,13 +302,15 @@ def build_sections(
                 item_prefix = f"{indent}{p}. "
                 prefixes[-1] = str(int(p) + 1)
         elif t == "inline" and tokens[i - 1].type in ("th_open", "td_open"):
-            row.append(" ".join(_inline(tok.children or [], b).split()))
+            row.append(_cell(_inline(tok.children or [], b)))
         elif t == "inline":
             text = _inline(tok.children or [], b)
             b.block(item_prefix + text, paragraph=True)
             item_prefix = ""
         elif t == "tr_close":
-            rows.append(" | ".join(row))
+            rows.append("| " + " | ".join(row) + " |")
+            if len(rows) == 1:  # the header row: a markdown table needs its rule
+                rows.append("|" + "|".join(" --- " for _ in row) + "|")
             row = []
         elif t == "table_close":
             b.block("\n".join(rows))

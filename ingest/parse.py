@@ -136,14 +136,18 @@ def parse_page(markdown: str, url: str) -> Page:
     warnings += tag_warnings
     explicit = front.get("title")
     title, sections, section_warnings = build_sections(
-        text, _title_from_url(page_url), str(explicit) if explicit else None
+        text, _title_from_url(page_url), str(explicit) if explicit else None, base_url=md_url
     )
     warnings += section_warnings
+    description = " ".join(str(front.get("description") or "").split())
+    if description and sections:  # GitBook shows it under the title: the page's summary
+        intro = sections[0]
+        intro.text = f"{description}\n\n{intro.text}".strip()
     return Page(
         url=page_url,
         md_url=md_url,
         title=title,
-        description=str(front.get("description") or "").strip(),
+        description=description,
         sections=sections,
         meta=meta,
         warnings=warnings,

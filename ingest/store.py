@@ -22,7 +22,6 @@ from ingest.embed import embeddings_identity
 from ingest.errors import EmbeddingMismatchError, IndexError_
 from ingest.models import Chunk, Hit
 from ingest.records import PageRecord, PageRecords, records_engine
-from ingest.vocabulary import expand_query
 
 Vector = Sequence[float]
 
@@ -124,7 +123,7 @@ class DocIndex:
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k chunks nearest to `query`, best first (score = cosine similarity)."""
         self.check_model()
-        vector = self.embeddings.embed_query(expand_query(query))
+        vector = self.embeddings.embed_query(query)
         self.check_model(len(vector))
         col = self._col()
         with _chroma("query"):  # fewer than k chunks (or none): Chroma returns what it has

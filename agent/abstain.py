@@ -1,0 +1,77 @@
+"""Answer locally or fall back to the docs site: a small logistic model over retrieval
+features, fitted on the dev split of the evaluation sites (`bench/calibrate.py`) and
+stored with a note of the data it came from in `agent/data/abstention.json`.
+
+The features say how well the best sections match, never which site they come from:
+the best cosine similarity, how much of the question's idf weight the best section
+carries, how much of it is in words the site never uses, whether dense and keyword
+search agree on the best section, and the margin to the runner-up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.errors import CalibrationError
+
+if TYPE_CHECKING:
+    from agent.retrieve import Retrieval
+
+FEATURES = ("dense", "coverage", "best_coverage", "oov", "agree", "runner_up", "lexical")
+DEFAULT_PATH = Path(__file__).with_name("data") / "abstention.json"
+
+
+def features(retrieval: Retrieval) -> dict[str, float]:
+    """The decision's inputs for one retrieval (all 0 when nothing was found)."""
+    hits = retrieval.hits[:3]
+    if not hits:
+        return dict.fromkeys(FEATURES, 0.0) | {"oov": retrieval.oov}
+    top = hits[0]
+    weight = sum(retrieval.weights.values()) or 1.0
+    return {
+        "dense": max(h.dense for h in hits),
+        "coverage": top.coverage,
+        "best_coverage": max(h.coverage for h in hits),
+        "oov": retrieval.oov,
+        "agree": 1.0 if top.dense > 0 and top.lexical > 0 else 0.0,
+        "runner_up": hits[1].score / top.score if len(hits) > 1 and top.score else 0.0,
+        "lexical": top.lexical / weight,
+    }
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Weights of the logistic model and the probability above which we answer."""
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+    note: str = ""
+
+    def probability(self, values: dict[str, float]) -> float:
+        z = self.bias + sum(w * values.get(name, 0.0) for name, w in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def covered(self, retrieval: Retrieval) -> bool:
+        """True when the local docs answer: answer here, do not fall back."""
+        return bool(retrieval.hits) and self.probability(features(retrieval)) >= self.threshold
+
+
+def load_calibration(path: Path | None = None) -> Calibration:
+    """The fitted model (the packaged one unless `path` is given)."""
+    path = path or DEFAULT_PATH
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        weights = {str(k): float(v) for k, v in data["weights"].items()}
+        unknown = set(weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}")
+        return Calibration(
+            weights, float(data["bias"]), float(data["threshold"]), str(data.get("note", ""))
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CalibrationError(f"{path}: not a usable abstention calibration: {exc}") from exc

@@ -1,0 +1,156 @@
+"""The keyword side of retrieval, derived from the index itself.
+
+Built from every indexed section whenever the index changes: BM25 (bm25s) over each
+section's heading path and text, Snowball-stemmed; how many sections each stem occurs
+in (so "how generic is this word *on this site*" is a number, never a word list); the
+site's own words with their frequencies, against which misspelt question words are
+corrected; and each page's chunks in page order, for the structure around a section.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import bm25s
+
+from ingest.models import Chunk
+from ingest.terms import STOPWORDS, stem, terms, words
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?|[^A-Za-z0-9]+")
+# English contractions typed without the apostrophe are words, not typos
+_CONTRACTIONS = frozenset(
+    """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt havent
+    hasnt hadnt whats thats theres hows wheres whos im ive youre theyre lets""".split()
+)
+
+
+def chunk_terms(chunk: Chunk) -> list[str]:
+    """What the keyword index holds for a chunk: its heading path and its text."""
+    return terms(f"{chunk.breadcrumb}\n{chunk.text}")
+
+
+def _deletes(word: str) -> set[str]:
+    """The word and every string one deletion away (the keys of a SymSpell index)."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (adjacent transpositions count as one edit)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+@dataclass
+class Lexicon:
+    """BM25, term statistics and page order for one version of the index."""
+
+    version: int
+    chunks: list[Chunk] = field(default_factory=list)
+    pages: dict[str, list[Chunk]] = field(default_factory=dict)
+    df: dict[str, int] = field(default_factory=dict)  # stem → sections containing it
+    word_counts: dict[str, int] = field(default_factory=dict)  # surface word → occurrences
+    section_terms: list[frozenset[str]] = field(default_factory=list)  # per chunk
+    verbs: frozenset[str] = frozenset()  # words the docs use after "to" ("to rotate")
+    _bm25: Any = None
+    _spell: dict[str, list[str]] = field(default_factory=dict)  # deletion key → site words
+
+    @classmethod
+    def build(cls, chunks: Sequence[Chunk], version: int) -> Lexicon:
+        ordered = sorted(chunks, key=lambda c: (c.page_url, c.position))
+        pages: dict[str, list[Chunk]] = {}
+        for chunk in ordered:
+            pages.setdefault(chunk.page_url, []).append(chunk)
+        corpus = [chunk_terms(c) for c in ordered]
+        df: Counter[str] = Counter()
+        counts: Counter[str] = Counter()
+        after_to: Counter[str] = Counter()
+        for chunk, tokens in zip(ordered, corpus, strict=True):
+            df.update(set(tokens))
+            found = words(f"{chunk.breadcrumb} {chunk.text}")
+            counts.update(found)
+            after_to.update(b for a, b in zip(found, found[1:]) if a == "to")
+        spell: dict[str, list[str]] = {}
+        for word, n in counts.items():
+            if n >= 2 and len(word) >= 3 and word.isalpha() and word not in STOPWORDS:
+                for key in _deletes(word):
+                    spell.setdefault(key, []).append(word)
+        model = None
+        if ordered:
+            model = bm25s.BM25()
+            model.index([t or ["_"] for t in corpus], show_progress=False)
+        return cls(
+            version=version,
+            chunks=ordered,
+            pages=pages,
+            df=dict(df),
+            word_counts=dict(counts),
+            section_terms=[frozenset(t) for t in corpus],
+            verbs=frozenset(w for w in after_to if w not in STOPWORDS),
+            _bm25=model,
+            _spell=spell,
+        )
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def idf(self, term: str) -> float:
+        """BM25's idf of a stem on this site; a stem the site never uses gets the most."""
+        n = len(self.chunks)
+        found = self.df.get(term, 0)
+        return math.log(1.0 + (n - found + 0.5) / (found + 0.5))
+
+    def weight(self, stems: Iterable[str]) -> float:
+        return sum(self.idf(t) for t in set(stems))
+
+    def search(self, stems: Iterable[str], k: int) -> list[tuple[int, float]]:
+        """(chunk position, BM25 score) of the best `k` sections for the stems, score > 0."""
+        tokens = sorted(t for t in set(stems) if t in self.df)
+        if self._bm25 is None or not tokens or k <= 0:
+            return []
+        ids, scores = self._bm25.retrieve(
+            [tokens], k=min(k, len(self.chunks)), show_progress=False, n_threads=1
+        )
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+
+    def correct(self, text: str) -> str:
+        """`text` with words the site never uses replaced by a frequent site word one or
+        two edits away ("subscripton" → "subscription"); everything else kept as typed."""
+        out = []
+        for token in _TOKEN.findall(text):
+            lower = token.lower()
+            if (
+                len(lower) < 4
+                or not lower.isalpha()
+                or lower in self.word_counts
+                or lower in STOPWORDS
+                or lower in _CONTRACTIONS
+            ):
+                out.append(token)
+                continue
+            out.append(self._nearest(lower) or token)
+        return "".join(out)
+
+    def _nearest(self, word: str) -> str | None:
+        """The most frequent site word within one edit (two for words of 8+ letters)."""
+        limit = 2 if len(word) >= 8 else 1
+        found = {w for key in _deletes(word) for w in self._spell.get(key, ())}
+        near = [
+            (edit_distance(word, w), -self.word_counts[w], w)
+            for w in found
+            if stem(w) != stem(word)
+        ]
+        near = [n for n in near if n[0] <= limit]
+        return min(near)[2] if near else None
