@@ -110,17 +110,24 @@ def search(
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many chunks.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Print the chunks nearest to QUERY with their scores and anchor URLs."""
+    """Print the sections that best match QUERY (the retrieval answers use: dense and
+    keyword search fused), with their scores and anchor URLs."""
+    from agent.profile import load_profile
+    from agent.retrieve import Retriever
+
     settings = load_settings()
     with friendly_errors():
         index = _open(settings)
         if index.count() == 0:
             raise IndexError_("the index is empty: run `docsagent ingest` first")
-        hits = index.search(query, k=k)
+        retriever = Retriever(index, profile=load_profile(settings.docs_cache))
+        hits = retriever.search(query, k=k)
         if as_json:
             rows = [
                 {
                     "score": round(hit.score, 4),
+                    "dense": round(hit.dense, 4),
+                    "lexical": round(hit.lexical, 4),
                     "id": hit.chunk.id,
                     "title": hit.chunk.title,
                     "section": hit.chunk.section,

@@ -118,7 +118,7 @@ def test_empty_page_is_a_clear_outcome() -> None:
 def test_unclosed_tag_keeps_text_and_warns() -> None:
     md = '# T\n\n{% hint style="danger" %}\nDanger text never closed.\n\n## Next\n\nAfter.'
     page = parse_page(md, "https://d.io/t")
-    assert page.sections[0].text == "Danger: Danger text never closed."
+    assert page.sections[0].text == "> **Danger:** Danger text never closed."
     assert page.sections[1].text == "After."
     assert any("has no {% endhint %}" in w for w in page.warnings)
 
@@ -159,7 +159,7 @@ def test_five_megabyte_page_parses_completely() -> None:
     assert len(md.encode()) >= 5_000_000
     page = parse_page(md, "https://d.io/huge")
     assert len(page.sections) == 2201
-    assert page.sections[1500].text.endswith("Info: Note 1499.")
+    assert page.sections[1500].text.endswith("> **Info:** Note 1499.")
     assert page.sections[-1].text.endswith("Last words")
 
 

@@ -51,6 +51,7 @@ def test_envelope_of_the_zoo(zoo: Page) -> None:
 
 def test_inline_html_keeps_text(zoo: Page) -> None:
     assert zoo.sections[0].text == (
+        "Everything GitBook can put on a page.\n\n"  # the front matter's description
         "Welcome to the zoo. Press Ctrl + K to search, highlighted text\nafter a break."
     )
 
@@ -58,8 +59,8 @@ def test_inline_html_keeps_text(zoo: Page) -> None:
 def test_hints_are_labelled_callouts(zoo: Page) -> None:
     callouts = section(zoo, "Callouts")
     assert callouts.text == (
-        "Warning: Keys grant full access. Never share them.\n\n"
-        "Info: Keys can be rotated at any time."
+        "> **Warning:** Keys grant full access. Never share them.\n\n"
+        "> **Info:** Keys can be rotated at any time."
     )
     assert callouts.meta["hints"] == ["warning", "info"]
 
@@ -69,14 +70,14 @@ def test_tabs_and_code_titles_label_their_content(zoo: Page) -> None:
     assert install.anchor == "setup-install"  # <a id> in the heading wins over the slug
     assert install.meta["tabs"] == ["Python", "Go"]
     assert install.meta["code_titles"] == ["install.sh"]
-    assert "Python:\n\ninstall.sh:\n```bash\n" in install.text
+    assert "**Python:**\n\n**install.sh:**\n```bash\n" in install.text
     assert "pip install zoo  # {% raw %} stays verbatim {% endraw %}\n```" in install.text
-    assert install.text.endswith("Go: Run go get for the zoo module.")
+    assert install.text.endswith("**Go:** Run go get for the zoo module.")
 
 
 def test_links_embeds_files_and_includes(zoo: Page) -> None:
     links = section(zoo, "Links")
-    assert "See also: [feeding.md](guides/feeding.md)" in links.text
+    assert "**See also:** [feeding.md](https://docs.example.com/guides/feeding)" in links.text
     assert "Embed: https://www.youtube.com/watch?v=zoo123" in links.text
     assert "A video tour of the zoo." in links.text
     assert "File: zoo-map.pdf\n\nThe printable map." in links.text
@@ -98,7 +99,7 @@ def test_figures_keep_alt_and_caption_and_src_in_meta(zoo: Page) -> None:
 def test_tables_keep_rows_and_details_keep_summary(zoo: Page) -> None:
     tables = section(zoo, "Tables")
     assert "Animal | Food\nLion | Meat\nZebra | Grass" in tables.text
-    assert "Keeper | Shift\nAnn | Early\nBob | Late" in tables.text
+    assert "| Keeper | Shift |\n| --- | --- |\n| Ann | Early |\n| Bob | Late |" in tables.text
     assert "Opening hours\n\nOpen daily from nine to five." in tables.text
 
 
@@ -111,7 +112,7 @@ def test_html_heading_starts_a_section(zoo: Page) -> None:
 
 def test_updates_keep_their_date(zoo: Page) -> None:
     changelog = section(zoo, "Changelog")
-    assert changelog.text == "Update 2024-05-01: Added the penguin enclosure."
+    assert changelog.text == "**Update 2024-05-01:** Added the penguin enclosure."
     assert changelog.meta["updates"] == ["2024-05-01"]
 
 
@@ -125,20 +126,20 @@ def test_layout_and_conditional_blocks_keep_all_text(zoo: Page) -> None:
     layout = section(zoo, "Layout")
     for words in ("Left column words.", "Right column words.", "Premium visitors see this."):
         assert words in layout.text
-    assert "Prompt (Summarise a page): Summarise this page in three bullet points." in layout.text
+    assert "**Prompt (Summarise a page):** Summarise this page in three bullet points." in layout.text
 
 
 def test_hint_inside_a_step(nested: Page) -> None:
     download = section(nested, "Download")
     assert download.step == (1, 3)
     assert download.path == ["CLI Setup", "Install the CLI", "Download"]
-    assert download.text == "Warning: Only download from the official site."
+    assert download.text == "> **Warning:** Only download from the official site."
 
 
 def test_tabs_and_code_with_tags_inside_a_step(nested: Page) -> None:
     configure = section(nested, "Configure")
     assert configure.step == (2, 3)
-    assert configure.text.startswith("macOS: Edit the file in your home folder.\n\nWindows:")
+    assert configure.text.startswith("**macOS:** Edit the file in your home folder.\n\n**Windows:**")
     assert 'Set-Config -Template "{% if user %}{{ user.name }}{% endif %}"' in configure.text
     assert '{% hint style="info" %}this is code, not a hint{% endhint %}' in configure.text
     assert configure.meta.get("hints") is None
@@ -191,7 +192,7 @@ def test_tags_inside_list_items_and_inline_code() -> None:
     )
     text = parse_page(md, "https://d.io/t").sections[0].text
     assert "1. First item" in text
-    assert "Info: Nested note." in text
+    assert "> **Info:** Nested note." in text
     assert "2. Use `{% hint %}` to make a hint." in text
 
 

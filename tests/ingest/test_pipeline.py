@@ -43,7 +43,7 @@ def test_api_keys_page_steps_and_search(
     rotate = next(c for c in chunks if c.anchor_url.endswith("#rotate-api-key"))
     assert rotate.breadcrumb == "API Keys › How to generate your API key › Rotate API key"
     assert not any("Agent Instructions" in c.text or "?ask=" in c.text for c in chunks)
-    hits = index.search("my key leaked", k=3)
+    hits = index.search("what if my key was shared by mistake?", k=3)
     assert hits[0].chunk.anchor_url == API_KEYS_URL + "#rotate-api-key"
 
 
