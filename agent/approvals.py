@@ -1,6 +1,7 @@
 """Pending key actions awaiting the user's approval, stored in SQL so any worker can
 decide them. An approval is bound to owner + action + key, single-use, and expires after
-`settings.approval_ttl_seconds`; only `consume` moves one out of `pending`, atomically.
+`settings.approval_ttl_seconds`; only `consume` (the user's decision), `cancel` (the user
+moved on) and a newer `create` (superseding it) move one out of `pending`, atomically.
 """
 
 from __future__ import annotations
@@ -118,6 +119,34 @@ class Approvals:
                 .order_by(pending_actions.c.created_at.desc())
             ).first()
         return _from_row(row) if row is not None else None
+
+    def cancel(self, pending_id: str, *, owner: str) -> bool:
+        """Drop a still-pending action (the user moved on); False if it was not pending."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(pending_actions)
+                .where(pending_actions.c.id == pending_id)
+                .where(pending_actions.c.owner == owner)
+                .where(pending_actions.c.status == "pending")
+                .values(status="cancelled", decided_at=self.clock())
+            )
+        return result.rowcount == 1
+
+    def statuses(self, pending_ids: list[str]) -> dict[str, str]:
+        """Each action's status now; a pending one past its time is reported 'expired'."""
+        if not pending_ids:
+            return {}
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(
+                    pending_actions.c.id, pending_actions.c.status, pending_actions.c.expires_at
+                ).where(pending_actions.c.id.in_(pending_ids))
+            ).all()
+        now = self.clock()
+        return {
+            row.id: "expired" if row.status == "pending" and row.expires_at <= now else row.status
+            for row in rows
+        }
 
     def consume(
         self, pending_id: str, *, owner: str, conversation_id: str, approve: bool

@@ -1,0 +1,225 @@
+"""What the object of a key request refers to, resolved against the user's actual keys.
+
+`read_object` looks at the words after a request's verb ("the cli-key key", "'My app'",
+"key staging-2", "it", "3f2a…", "this page") and says which of the signed-in user's keys
+they name — by id, by name (any case, quoted or not, with or without the word "key", one
+slip of the keyboard allowed), or by pronoun — and what else they contain: the word "key"
+as the object's head noun, other words that are not a key's name, a container phrase
+("… to the dictionary"). The only vocabulary here is the product's own: API keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Protocol
+
+
+class NamedKey(Protocol):
+    """Anything with a key's id and name (an `APIKeyRecord`, or a test's stand-in)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+KEY_NOUNS = frozenset(
+    {"key", "keys", "apikey", "apikeys", "api-key", "api-keys", "token", "tokens"}
+)
+# words that say nothing about *which* key: determiners, "new", "api", quantities
+GENERIC = frozenset(
+    """a an the my our your this that these those new another one ones more fresh api all
+    every each any existing current old personal extra of me us same other its some both
+    second""".split()
+)
+EVERY = frozenset({"every", "all", "each", "both"})
+# where the object ends; the first group also says the object sits inside something else
+CONTAINERS = frozenset({"to", "into", "in", "inside", "within", "from", "on", "onto"})
+BOUNDARIES = CONTAINERS | frozenset(
+    """with using via so because when if where which that who at by about for after before
+    without then while like as than since until faster slower better""".split()
+)
+NAMING = frozenset({"named", "called", "titled", "labelled", "labeled"})
+FILLERS = frozenset(
+    "please pls now asap immediately today again right away thanks thank you".split()
+)
+PRONOUNS = frozenset(
+    {
+        "it",
+        "that",
+        "this",
+        "them",
+        "that one",
+        "this one",
+        "the one",
+        "same one",
+        "the same one",
+        "the same key",
+        "the same",
+        "it again",
+    }
+)
+NEW_ONE = frozenset({"one", "another", "another one", "a new one", "new one", "one more"})
+_QUOTED = re.compile(r"(?<!\w)[\"'“‘`](?P<q>[^\"'”’`]{1,100})[\"'”’`](?!\w)")
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+_TOKEN = re.compile(r"\x00\d+\x00|[\w][\w.-]*[\w]|[\w]")
+FUZZY = 0.85  # SequenceMatcher ratio: one wrong, missing or swapped letter in a name
+
+
+@dataclass
+class KeyObject:
+    """What a request's object says about keys."""
+
+    keys: list[NamedKey] = field(default_factory=list)  # the user's keys it names
+    fuzzy: bool = False  # named with a slip ("cli-kye")
+    ref: str | None = None  # a name or id it gives that is none of the user's keys
+    by_id: bool = False  # `ref` is shaped like a key id
+    explicit: bool = False  # `ref` was quoted, an id, or introduced by "named" / "key X"
+    key_noun: bool = False  # "key" / "keys" / "token" is the object's head
+    api: bool = False  # it says "API key"
+    pronoun: bool = False  # "it", "that one", …
+    new_one: bool = False  # "another one", "a new one"
+    every: bool = False  # "every key", "all my keys"
+    plural: bool = False  # "keys"
+    container: bool = False  # "… to the dictionary", "… in the table"
+    other_words: list[str] = field(default_factory=list)  # words that name nothing known
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    """`text` as a whole word or phrase, any case; spaces, dashes and underscores alike."""
+    parts = [re.escape(part) for part in re.split(r"[\s_-]+", text.strip()) if part]
+    body = r"[\s_-]+".join(parts)
+    return re.compile(rf"(?<![\w-]){body}(?![\w-])", re.IGNORECASE)
+
+
+def _mark_known(rest: str, keys: Sequence[NamedKey]) -> tuple[str, list[NamedKey]]:
+    """`rest` with each mention of a known key's id or name replaced by a placeholder."""
+    found: list[tuple[int, int, NamedKey]] = []
+    for key in keys:
+        for text in (key.id, key.name):
+            if re.search(r"\w", text):
+                found += [(m.start(), m.end(), key) for m in _pattern(text).finditer(rest)]
+    # longest mentions first; a shorter one inside a longer one is dropped
+    found.sort(key=lambda item: (item[0] - item[1], item[0]))
+    taken: list[tuple[int, int, NamedKey]] = []
+    for start, end, key in found:
+        if all(end <= s or start >= e for s, e, _ in taken):
+            taken.append((start, end, key))
+    out: list[str] = []
+    marked: list[NamedKey] = []
+    last = 0
+    for start, end, key in sorted(taken, key=lambda item: item[0]):
+        out += [rest[last:start], f" \x00{len(marked)}\x00 "]
+        marked.append(key)
+        last = end
+    out.append(rest[last:])
+    return "".join(out), marked
+
+
+def _fuzzy(words: list[str], keys: Sequence[NamedKey]) -> NamedKey | None:
+    """The one key whose name is one slip away from `words`, if exactly one is."""
+    wanted = " ".join(words).casefold()
+    if len(wanted) < 4:
+        return None
+    scored = sorted(
+        ((SequenceMatcher(None, wanted, k.name.casefold()).ratio(), k) for k in keys),
+        key=lambda item: -item[0],
+    )
+    if not scored or scored[0][0] < FUZZY:
+        return None
+    if len(scored) > 1 and scored[1][0] >= FUZZY:
+        return None  # two keys are equally likely: ask instead
+    return scored[0][1]
+
+
+_GIVEN = re.compile(r"\b(?:named|called|titled|labell?ed)\s+(?P<n>.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def given_name(text: str) -> str | None:
+    """The name after "named" / "called" as typed: quoted whole, else up to a boundary word."""
+    match = _GIVEN.search(text)
+    if match is None:
+        return None
+    given = match.group("n").strip()
+    if quoted := _QUOTED.match(given):
+        return quoted.group("q").strip() or None
+    kept: list[str] = []
+    for word in given.split():
+        if word.lower().strip(".,!?") in BOUNDARIES | FILLERS:
+            break
+        kept.append(word)
+    return " ".join(kept).strip(" .!?,\"'“”‘’`") or None
+
+
+def _typed(rest: str) -> dict[str, str]:
+    """Lower-cased word → the word as the user typed it (names keep their case)."""
+    return {t.lower(): t for t in _TOKEN.findall(rest)}
+
+
+def read_object(rest: str, keys: Sequence[NamedKey] | None) -> KeyObject:
+    """Read the words after a verb; `keys` is None when nobody is signed in."""
+    known = list(keys or [])
+    marked, mentioned = _mark_known(rest, known)
+    obj = KeyObject()
+    tokens = [t.lower() for t in _TOKEN.findall(marked)]
+    while tokens and tokens[0] in ("me", "us"):
+        tokens.pop(0)
+    cut = next((i for i, t in enumerate(tokens) if i > 0 and t in BOUNDARIES), len(tokens))
+    obj.container = cut < len(tokens) and tokens[cut] in CONTAINERS
+    head = tokens[:cut]
+    while head and head[-1] in FILLERS:
+        head.pop()
+    named = next((i for i, t in enumerate(head) if t in NAMING), None)
+    if named is not None:  # "… named Old laptop": the name is what follows
+        given, head = head[named + 1 :], head[:named]
+        name = given_name(rest)
+        if given and name and not any(t.startswith("\x00") for t in given):
+            obj.ref, obj.explicit = name, True
+        else:
+            head += given
+    phrase = " ".join(head)
+    if phrase in PRONOUNS:
+        obj.pronoun = True
+        return obj
+    if phrase in NEW_ONE:
+        obj.new_one = True
+        return obj
+    quoted = _QUOTED.search(marked)
+    if obj.ref is None and quoted is not None and "\x00" not in quoted.group("q"):
+        obj.ref, obj.explicit = quoted.group("q").strip(), True
+        quoted_words = {t.lower() for t in _TOKEN.findall(quoted.group("q"))}
+        head = [t for t in head if t not in quoted_words]
+    names: list[str] = []
+    for i, token in enumerate(head):
+        if token.startswith("\x00"):
+            key = mentioned[int(token.strip("\x00"))]
+            if all(k.id != key.id for k in obj.keys):
+                obj.keys.append(key)
+        elif token in KEY_NOUNS:
+            last = i == len(head) - 1
+            obj.key_noun = obj.key_noun or last or all(t not in GENERIC for t in head[i + 1 :])
+            obj.plural = obj.plural or token.endswith("s")
+            obj.api = obj.api or token.startswith("api")
+        elif UUID.fullmatch(token):
+            obj.ref, obj.by_id, obj.explicit = token, True, True
+        elif token not in GENERIC:
+            names.append(token)
+        obj.every = obj.every or token in EVERY
+        obj.api = obj.api or token in ("api",)
+    if not obj.keys and obj.ref is None and names and known:
+        slip = _fuzzy(names, known)
+        if slip is not None:
+            obj.keys, obj.fuzzy = [slip], True
+            return obj
+    content = [t for t in head if t not in GENERIC]
+    typed = _typed(rest)
+    names = [typed.get(w, w) for w in names]
+    if obj.ref is None and len(content) >= 2 and content[0] in KEY_NOUNS:
+        obj.ref, obj.explicit = " ".join(names), True  # "key staging-2", "api key CI bot"
+    elif obj.ref is None:
+        obj.other_words = names
+    return obj
