@@ -36,6 +36,7 @@ GENERIC = frozenset(
     every each any existing current old personal extra of me us same other its some both
     second""".split()
 )
+DETERMINERS = frozenset("a an the my our your this that these those".split())
 EVERY = frozenset({"every", "all", "each", "both"})
 # where the object ends; the first group also says the object sits inside something else
 CONTAINERS = frozenset({"to", "into", "in", "inside", "within", "from", "on", "onto"})
@@ -66,6 +67,7 @@ PRONOUNS = frozenset(
 NEW_ONE = frozenset({"one", "another", "another one", "a new one", "new one", "one more"})
 _QUOTED = re.compile(r"(?<!\w)[\"'“‘`](?P<q>[^\"'”’`]{1,100})[\"'”’`](?!\w)")
 UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+_CLAUSE = re.compile(r"[,;:!?]|\.(?:\s|$)")
 _TOKEN = re.compile(r"\x00\d+\x00|[\w][\w.-]*[\w]|[\w]")
 FUZZY = 0.85  # SequenceMatcher ratio: one wrong, missing or swapped letter in a name
 
@@ -87,6 +89,7 @@ class KeyObject:
     plural: bool = False  # "keys"
     container: bool = False  # "… to the dictionary", "… in the table"
     other_words: list[str] = field(default_factory=list)  # words that name nothing known
+    tail_words: list[str] = field(default_factory=list)  # "… from the *page*", "… with an *image*"
 
 
 def _pattern(text: str) -> re.Pattern[str]:
@@ -96,44 +99,54 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){body}(?![\w-])", re.IGNORECASE)
 
 
-def _mark_known(rest: str, keys: Sequence[NamedKey]) -> tuple[str, list[NamedKey]]:
-    """`rest` with each mention of a known key's id or name replaced by a placeholder."""
-    found: list[tuple[int, int, NamedKey]] = []
+def _mark_known(rest: str, keys: Sequence[NamedKey]) -> tuple[str, list[tuple[NamedKey, bool]]]:
+    """`rest` with each mention of a known key's id or name replaced by a placeholder;
+    the mentioned keys in order, each with whether it was named by its id."""
+    found: list[tuple[int, int, NamedKey, bool]] = []
     for key in keys:
-        for text in (key.id, key.name):
+        for text, by_id in ((key.id, True), (key.name, False)):
             if re.search(r"\w", text):
-                found += [(m.start(), m.end(), key) for m in _pattern(text).finditer(rest)]
+                found += [(m.start(), m.end(), key, by_id) for m in _pattern(text).finditer(rest)]
     # longest mentions first; a shorter one inside a longer one is dropped
     found.sort(key=lambda item: (item[0] - item[1], item[0]))
-    taken: list[tuple[int, int, NamedKey]] = []
-    for start, end, key in found:
-        if all(end <= s or start >= e for s, e, _ in taken):
-            taken.append((start, end, key))
+    taken: list[tuple[int, int, NamedKey, bool]] = []
+    for mention in found:
+        if all(mention[1] <= s or mention[0] >= e for s, e, _, _ in taken):
+            taken.append(mention)
     out: list[str] = []
-    marked: list[NamedKey] = []
+    marked: list[tuple[NamedKey, bool]] = []
     last = 0
-    for start, end, key in sorted(taken, key=lambda item: item[0]):
+    for start, end, key, by_id in sorted(taken, key=lambda item: item[0]):
         out += [rest[last:start], f" \x00{len(marked)}\x00 "]
-        marked.append(key)
+        marked.append((key, by_id))
         last = end
     out.append(rest[last:])
     return "".join(out), marked
 
 
-def _fuzzy(words: list[str], keys: Sequence[NamedKey]) -> NamedKey | None:
-    """The one key whose name is one slip away from `words`, if exactly one is."""
-    wanted = " ".join(words).casefold()
-    if len(wanted) < 4:
-        return None
-    scored = sorted(
-        ((SequenceMatcher(None, wanted, k.name.casefold()).ratio(), k) for k in keys),
-        key=lambda item: -item[0],
-    )
-    if not scored or scored[0][0] < FUZZY:
-        return None
-    if len(scored) > 1 and scored[1][0] >= FUZZY:
-        return None  # two keys are equally likely: ask instead
-    return scored[0][1]
+def _segments(text: str) -> int:
+    return len([part for part in re.split(r"[\s_-]+", text) if part])
+
+
+def _fuzzy(candidates: list[str], keys: Sequence[NamedKey]) -> NamedKey | None:
+    """The one key whose name is one slip away from a candidate, if exactly one is. A slip
+    is inside the words ("cli-kye", "old labtop"), never a missing word ("staging" is not
+    "staging-2")."""
+    for wanted in dict.fromkeys(c.casefold() for c in candidates if len(c) >= 4):
+        scored = sorted(
+            (
+                (SequenceMatcher(None, wanted, k.name.casefold()).ratio(), k)
+                for k in keys
+                if _segments(k.name) == _segments(wanted)
+            ),
+            key=lambda item: -item[0],
+        )
+        if not scored or scored[0][0] < FUZZY:
+            continue
+        if len(scored) > 1 and scored[1][0] >= FUZZY:
+            return None  # two keys are equally likely: ask instead
+        return scored[0][1]
+    return None
 
 
 _GIVEN = re.compile(r"\b(?:named|called|titled|labell?ed)\s+(?P<n>.+)$", re.IGNORECASE | re.DOTALL)
@@ -160,19 +173,26 @@ def _typed(rest: str) -> dict[str, str]:
     return {t.lower(): t for t in _TOKEN.findall(rest)}
 
 
+def _head_and_tail(marked: str) -> tuple[list[str], list[str], bool]:
+    """The object's words (up to the first boundary word of the first clause), the words
+    after it, and whether the object sits inside something ("… to the dictionary")."""
+    clause = _CLAUSE.split(marked, maxsplit=1)[0]
+    tokens = [t.lower() for t in _TOKEN.findall(clause)]
+    while tokens and tokens[0] in ("me", "us"):
+        tokens.pop(0)
+    cut = next((i for i, t in enumerate(tokens) if i > 0 and t in BOUNDARIES), len(tokens))
+    head, tail = tokens[:cut], tokens[cut:]
+    while head and head[-1] in FILLERS:
+        head.pop()
+    return head, tail, bool(tail) and tail[0] in CONTAINERS
+
+
 def read_object(rest: str, keys: Sequence[NamedKey] | None) -> KeyObject:
     """Read the words after a verb; `keys` is None when nobody is signed in."""
     known = list(keys or [])
     marked, mentioned = _mark_known(rest, known)
     obj = KeyObject()
-    tokens = [t.lower() for t in _TOKEN.findall(marked)]
-    while tokens and tokens[0] in ("me", "us"):
-        tokens.pop(0)
-    cut = next((i for i, t in enumerate(tokens) if i > 0 and t in BOUNDARIES), len(tokens))
-    obj.container = cut < len(tokens) and tokens[cut] in CONTAINERS
-    head = tokens[:cut]
-    while head and head[-1] in FILLERS:
-        head.pop()
+    head, tail, obj.container = _head_and_tail(marked)
     named = next((i for i, t in enumerate(head) if t in NAMING), None)
     if named is not None:  # "… named Old laptop": the name is what follows
         given, head = head[named + 1 :], head[:named]
@@ -182,21 +202,46 @@ def read_object(rest: str, keys: Sequence[NamedKey] | None) -> KeyObject:
         else:
             head += given
     phrase = " ".join(head)
-    if phrase in PRONOUNS:
-        obj.pronoun = True
-        return obj
-    if phrase in NEW_ONE:
-        obj.new_one = True
+    obj.tail_words = [t for t in tail if t not in BOUNDARIES | GENERIC | FILLERS | KEY_NOUNS]
+    if phrase in PRONOUNS or phrase in NEW_ONE:
+        obj.pronoun, obj.new_one = phrase in PRONOUNS, phrase in NEW_ONE
         return obj
     quoted = _QUOTED.search(marked)
     if obj.ref is None and quoted is not None and "\x00" not in quoted.group("q"):
         obj.ref, obj.explicit = quoted.group("q").strip(), True
         quoted_words = {t.lower() for t in _TOKEN.findall(quoted.group("q"))}
         head = [t for t in head if t not in quoted_words]
+    names = _scan(obj, head, mentioned)
+    # a key named by its id counts wherever it stands ("the key with id 3f2a…")
+    for token in tail:
+        if token.startswith("\x00") and mentioned[int(token.strip("\x00"))][1]:
+            key = mentioned[int(token.strip("\x00"))][0]
+            if all(k.id != key.id for k in obj.keys):
+                obj.keys.append(key)
+    if obj.ref is None and not obj.keys and (uuid := UUID.search(marked)):
+        obj.ref, obj.by_id, obj.explicit = uuid.group(0), True, True
+    if not obj.keys and obj.ref is None and names and known:
+        loose = " ".join(t for t in head if t not in DETERMINERS and t not in KEY_NOUNS)
+        slip = _fuzzy([" ".join(names), loose], known)
+        if slip is not None:
+            obj.keys, obj.fuzzy = [slip], True
+            return obj
+    content = [t for t in head if t not in GENERIC]
+    typed = _typed(rest)
+    names = [typed.get(w, w) for w in names]
+    if obj.ref is None and len(content) >= 2 and content[0] in KEY_NOUNS:
+        obj.ref, obj.explicit = " ".join(names), True  # "key staging-2", "api key CI bot"
+    elif obj.ref is None:
+        obj.other_words = names
+    return obj
+
+
+def _scan(obj: KeyObject, head: list[str], mentioned: list[tuple[NamedKey, bool]]) -> list[str]:
+    """Note the known keys, key nouns and quantities in the object; return its other words."""
     names: list[str] = []
     for i, token in enumerate(head):
         if token.startswith("\x00"):
-            key = mentioned[int(token.strip("\x00"))]
+            key = mentioned[int(token.strip("\x00"))][0]
             if all(k.id != key.id for k in obj.keys):
                 obj.keys.append(key)
         elif token in KEY_NOUNS:
@@ -210,16 +255,4 @@ def read_object(rest: str, keys: Sequence[NamedKey] | None) -> KeyObject:
             names.append(token)
         obj.every = obj.every or token in EVERY
         obj.api = obj.api or token in ("api",)
-    if not obj.keys and obj.ref is None and names and known:
-        slip = _fuzzy(names, known)
-        if slip is not None:
-            obj.keys, obj.fuzzy = [slip], True
-            return obj
-    content = [t for t in head if t not in GENERIC]
-    typed = _typed(rest)
-    names = [typed.get(w, w) for w in names]
-    if obj.ref is None and len(content) >= 2 and content[0] in KEY_NOUNS:
-        obj.ref, obj.explicit = " ".join(names), True  # "key staging-2", "api key CI bot"
-    elif obj.ref is None:
-        obj.other_words = names
-    return obj
+    return names

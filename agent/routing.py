@@ -49,6 +49,13 @@ _REQUEST = re.compile(
     r"go\s+ahead\s+and\s+|let'?s\s+|help\s+me\s+)?(?P<verb>[a-z]+)\b(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+# "I need a new key", "give me an API key", "new key please": the verb left out
+_WANT = re.compile(
+    rf"^\s*{_POLITE}(?:(?:i\s+(?:need|want|would\s+like|'?d\s+like)|give\s+me|get\s+me|"
+    r"can\s+i\s+(?:have|get)|could\s+i\s+(?:have|get))\s+(?P<rest>(?:a|an|another|one|new)\b.*)|"
+    r"(?P<bare>(?:a\s+)?new\s+(?:api\s+)?key(?:\s+(?:named|called)\s+.+?)?)(?:\s+please)?[\s.!]*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 _QUESTION = re.compile(
     r"^\s*(?:how|what|why|where|when|which|who|is|are|was|does|do|did|should|shall|"
     r"can\s+i|could\s+i|may\s+i|might)\b",
@@ -113,6 +120,8 @@ def _verb(word: str) -> Kind | None:
 
 def request_of(text: str) -> tuple[Kind, str] | None:
     """(action, the words after its verb) when `text` is an imperative with a key verb."""
+    if want := _WANT.match(text):
+        return "generate", want.group("rest") or want.group("bare")
     if _QUESTION.match(text):
         return None
     match = _REQUEST.match(text)
@@ -171,6 +180,8 @@ def _change(
     if obj.keys:
         return _clarify(kind, text, previous, known, candidates=[k.name for k in obj.keys])
     before = previous.get("key_ref")
+    if obj.pronoun and obj.tail_words:
+        return _docs(text, previous)  # "replace it with a new image", "remove it from the page"
     if obj.pronoun:
         if before:
             return Intent(kind, key_ref=str(before), query=text)
@@ -183,6 +194,8 @@ def _change(
         if obj.container and not obj.api:
             return _clarify(kind, text, previous, known)  # "remove the key from the dict"
         return Intent(kind, key_ref=str(before) if before else None, query=text)
+    if obj.other_words and obj.container:  # "drop the primary key from the table"
+        return _docs(text, previous)
     if obj.key_noun or obj.ref is not None:  # "the primary key", "'Getting started'"
         suggested = obj.ref or " ".join(obj.other_words)
         return _clarify(kind, text, previous, known, suggested=suggested)
@@ -198,6 +211,8 @@ def _generate(obj: KeyObject, text: str, previous: dict[str, Any], known: _Keys)
         return _docs(text, previous)
     if obj.ref is not None and not obj.by_id:
         return Intent("generate", name=obj.ref, query=text)
+    if (obj.other_words or obj.keys) and obj.container:
+        return _docs(text, previous)  # "add a foreign key to the orders table"
     if obj.other_words or obj.keys:  # "a staging key", "a primary key"
         suggested = " ".join(obj.other_words) or obj.keys[0].name
         return _clarify("generate", text, previous, known, suggested=suggested)
