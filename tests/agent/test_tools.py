@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent import tools
-from agent.errors import QuestionError
+from agent.errors import AuthenticationError, QuestionError
 from agent.keys.base import Principal
 from agent.service import AgentServices, decide
 from tests.agent.conftest import PAGE
@@ -50,3 +50,20 @@ async def test_key_tools_stage_destructive_changes(
     )
     assert all(r.removed or not r.enabled for r in services.keys.list("alice"))
     assert tools.rotate_api_key(services, None, "MCP").pending_action is None
+
+
+async def test_a_tool_staged_change_is_confirmed_by_the_next_yes_in_its_conversation(
+    services: AgentServices, alice: Principal
+) -> None:
+    from agent.service import answer
+
+    created = tools.generate_api_key(services, alice, "Linked")
+    assert created.secret is not None
+    secret = remember_secret(created.secret.api_key)
+    staged = tools.revoke_api_key(services, alice, "Linked")
+    assert staged.pending_action is not None
+    # the approval link opens this conversation in the web chat; typing yes there decides it
+    done = await answer(services, "yes", principal=alice, conversation_id=staged.conversation_id)
+    assert done.decided_action and done.decided_action.status == "approved"
+    with pytest.raises(AuthenticationError):
+        services.keys.verify(secret)
