@@ -247,7 +247,8 @@ def _scan(obj: KeyObject, head: list[str], mentioned: list[tuple[NamedKey, bool]
         elif token in KEY_NOUNS:
             last = i == len(head) - 1
             obj.key_noun = obj.key_noun or last or all(t not in GENERIC for t in head[i + 1 :])
-            obj.plural = obj.plural or token.endswith("s")
+            # "one of my keys" is one key
+            obj.plural = obj.plural or (token.endswith("s") and head[:2] != ["one", "of"])
             obj.api = obj.api or token.startswith("api")
         elif UUID.fullmatch(token):
             obj.ref, obj.by_id, obj.explicit = token, True, True

@@ -42,16 +42,20 @@ _VERBS: dict[Kind, tuple[str, ...]] = {
     "list": ("list", "show", "display", "enumerate", "view"),
 }
 _KIND_OF = {verb: kind for kind, verbs in _VERBS.items() for verb in verbs}
-_POLITE = r"(?:please\s+|pls\s+|kindly\s+|now\s+|then\s+|and\s+|ok(?:ay)?,?\s+|also\s+|hey,?\s+)*"
+_POLITE = (
+    r"(?:(?:please|pls|kindly|now|then|and|also|ok(?:ay)?|hey|yes|sure|right)[,.!]?\s+|"
+    r"(?:it'?s\s+)?time\s+to\s+)*"
+)
+_I_WANT = r"(?:i|we)(?:\s+want|\s+would\s+like|\s+need|'d\s+like|\s+'d\s+like|\s+wanna)"
 _REQUEST = re.compile(
     rf"^\s*{_POLITE}(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|"
-    r"i\s+(?:want|would\s+like|need|'d\s+like|wanna)\s+(?:you\s+)?to\s+|i'?d\s+like\s+to\s+|"
-    r"go\s+ahead\s+and\s+|let'?s\s+|help\s+me\s+)?(?P<verb>[a-z]+)\b(?P<rest>.*)$",
+    rf"{_I_WANT}\s+(?:you\s+)?to\s+|go\s+ahead\s+and\s+|let'?s\s+|help\s+me\s+)?"
+    r"(?P<verb>[a-z]+)\b(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 # "I need a new key", "give me an API key", "new key please": the verb left out
 _WANT = re.compile(
-    rf"^\s*{_POLITE}(?:(?:i\s+(?:need|want|would\s+like|'?d\s+like)|give\s+me|get\s+me|"
+    rf"^\s*{_POLITE}(?:(?:{_I_WANT}|give\s+me|get\s+me|"
     r"can\s+i\s+(?:have|get)|could\s+i\s+(?:have|get))\s+(?P<rest>(?:a|an|another|one|new)\b.*)|"
     r"(?P<bare>(?:a\s+)?new\s+(?:api\s+)?key(?:\s+(?:named|called)\s+.+?)?)(?:\s+please)?[\s.!]*)$",
     re.IGNORECASE | re.DOTALL,

@@ -15,7 +15,7 @@ from typing import Any
 from agent.routing import Intent, route
 
 HERE = Path(__file__).resolve().parent / "routing_eval"
-SPLITS = ("dev", "test")
+SPLITS = ("dev", "test", "holdout")
 CLASSES = ("docs", "generate", "list", "rotate", "revoke", "clarify", "confirm", "deny")
 KEY_CLASSES = ("generate", "list", "rotate", "revoke")
 
