@@ -209,8 +209,14 @@ def moved_on(pending: Pending) -> str:
     )
 
 
-def not_waiting(previous: dict[str, Any]) -> Answer:
+def not_waiting(previous: dict[str, Any], reply: str) -> Answer:
     """The answer to a yes/no that has no pending action of the previous turn to decide."""
+    awaiting = previous.get("awaiting")
+    if awaiting and reply == "deny":
+        return Answer(answer="Okay, nothing was changed.", mode="action")
+    if awaiting in ("rotate", "revoke"):
+        text = f"Which key should I {awaiting}? Reply with its name or id; nothing was changed."
+        return Answer(answer=text, mode="action")
     text = NOTHING_PENDING
     if previous.get("cancelled"):
         text += (

@@ -141,11 +141,12 @@ async def answer(
             services.approvals.cancel, pending.id, owner=owner
         ):
             dropped = pending
+        # a yes/no after a request that is gone never reaches the model or the router
         stale = reply is not None and bool(
             dropped or previous.get("pending_id") or previous.get("cancelled")
         )
-        if stale or (reply is not None and services.chat_model is None):
-            result, meta = actions.not_waiting(previous), {"intent": reply}
+        if stale and reply is not None:
+            result, meta = actions.not_waiting(previous, reply), {"intent": reply}
         elif services.chat_model is not None:
             from agent.llm import run_turn
 
@@ -181,6 +182,10 @@ async def _offline(
 
         intent = await asyncio.to_thread(route, text, previous, live_keys)
     meta: dict[str, Any] = {"intent": intent.kind}
+    if intent.kind in ("confirm", "deny"):  # nothing of the previous turn waits for it
+        if previous.get("awaiting") in ("rotate", "revoke") and intent.kind == "confirm":
+            meta["awaiting"] = previous["awaiting"]  # still waiting for the key's name
+        return actions.not_waiting(previous, intent.kind), meta
     if intent.kind == "clarify" and principal is not None:
         outcome = await asyncio.to_thread(
             actions.clarify, intent, keys=services.keys, principal=principal

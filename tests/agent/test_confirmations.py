@@ -229,3 +229,16 @@ async def test_llm_mode_a_yes_right_after_the_interrupt_resumes_it(
     assert done.secret is not None and not _works(services, secret)
     remember_secret(done.secret.api_key)
     assert done.decided_action and done.decided_action.status == "approved"
+
+
+async def test_a_question_back_then_yes_or_no(services: AgentServices, alice: Principal) -> None:
+    asked = await answer(services, "generate a staging key", principal=alice)
+    assert asked.secret is None and "named “staging”" in asked.answer
+    made = await answer(services, "yes", principal=alice, conversation_id=asked.conversation_id)
+    assert made.secret is not None and made.secret.name == "staging"
+    remember_secret(made.secret.api_key)
+    maybe = await answer(services, "delete the primary key", principal=alice)
+    assert maybe.pending_action is None and "“staging”" in maybe.answer
+    no = await answer(services, "no", principal=alice, conversation_id=maybe.conversation_id)
+    assert no.answer == "Okay, nothing was changed."
+    assert [r.name for r in services.keys.list("alice") if not r.removed] == ["staging"]
