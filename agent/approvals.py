@@ -122,15 +122,23 @@ class Approvals:
 
     def cancel(self, pending_id: str, *, owner: str) -> bool:
         """Drop a still-pending action (the user moved on); False if it was not pending."""
+        return self._settle(pending_id, owner, "cancelled", self.clock(), unexpired=False)
+
+    def _settle(
+        self, pending_id: str, owner: str, status: str, now: float, *, unexpired: bool
+    ) -> bool:
+        """Move one of `owner`'s pending actions to `status`, atomically; True if it moved."""
+        query = (
+            update(pending_actions)
+            .where(pending_actions.c.id == pending_id)
+            .where(pending_actions.c.owner == owner)
+            .where(pending_actions.c.status == "pending")
+        )
+        if unexpired:
+            query = query.where(pending_actions.c.expires_at > now)
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(pending_actions)
-                .where(pending_actions.c.id == pending_id)
-                .where(pending_actions.c.owner == owner)
-                .where(pending_actions.c.status == "pending")
-                .values(status="cancelled", decided_at=self.clock())
-            )
-        return result.rowcount == 1
+            result = conn.execute(query.values(status=status, decided_at=now))
+        return bool(result.rowcount == 1)
 
     def statuses(self, pending_ids: list[str]) -> dict[str, str]:
         """Each action's status now; a pending one past its time is reported 'expired'."""
@@ -157,16 +165,7 @@ class Approvals:
             raise ApprovalError("no such pending action for you in this conversation")
         now = self.clock()
         status = "approved" if approve else "rejected"
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(pending_actions)
-                .where(pending_actions.c.id == pending_id)
-                .where(pending_actions.c.owner == owner)
-                .where(pending_actions.c.status == "pending")
-                .where(pending_actions.c.expires_at > now)
-                .values(status=status, decided_at=now)
-            )
-        if result.rowcount != 1:
+        if not self._settle(pending_id, owner, status, now, unexpired=True):
             if pending.status == "pending" and pending.expires_at <= now:
                 raise ApprovalError("this pending action has expired; ask again")
             raise ApprovalError("this pending action was already decided")

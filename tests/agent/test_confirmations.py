@@ -12,26 +12,24 @@ import respx
 from langchain_core.messages import AIMessage
 from sqlalchemy import text
 
-from agent.errors import ApprovalError, AuthenticationError
+from agent.errors import ApprovalError
 from agent.keys.base import Principal
 from agent.service import AgentServices, answer, answer_events, build_services, decide, history
-from tests.agent.conftest import UPSTREAM, make_settings, scripted, tool_call
+from tests.agent.conftest import (
+    UPSTREAM,
+    ScriptedChatModel,
+    make_settings,
+    scripted,
+    tool_call,
+)
 from tests.agent.routing_eval import SPLITS, load
-from tests.conftest import remember_secret
+from tests.conftest import key_works, remember_secret
 
 
 def _key(services: AgentServices, owner: str, name: str) -> str:
     """Create a key the way a user would already have one; returns its secret."""
     _record, secret = services.keys.create(owner, name, actor=owner, channel="cli")
     return remember_secret(secret)
-
-
-def _works(services: AgentServices, secret: str) -> bool:
-    try:
-        services.keys.verify(secret)
-    except AuthenticationError:
-        return False
-    return True
 
 
 def _pending_rows(services: AgentServices) -> list[tuple[Any, ...]]:
@@ -61,10 +59,10 @@ async def test_a_stale_yes_rotates_nothing_and_says_why(
     late = await answer(services, "yes", principal=alice, conversation_id=conv)
     assert late.secret is None and late.pending_action is None
     assert "nothing waiting" in late.answer and "was cancelled" in late.answer
-    assert _works(services, secret)
+    assert key_works(services.keys, secret)
     with pytest.raises(ApprovalError):  # nor does the old card's Approve button
         await decide(services, conv, staged.pending_action.id, approve=True, principal=alice)
-    assert _works(services, secret)
+    assert key_works(services.keys, secret)
     turns = history(services, conv, alice)
     assert turns[1]["pending_action"]["status"] == "cancelled"
 
@@ -83,7 +81,7 @@ async def test_a_yes_right_after_the_question_confirms_and_reports_the_decision(
     ]
     assert events[0] == ("decided_action", {"id": staged.pending_action.id, "status": "approved"})
     done = events[-1][1]
-    assert done["secret"] and not _works(services, secret)
+    assert done["secret"] and not key_works(services.keys, secret)
     remember_secret(done["secret"]["api_key"])
     turns = history(services, staged.conversation_id, alice)
     assert turns[1]["pending_action"]["status"] == "approved"
@@ -184,19 +182,28 @@ async def test_an_upstream_yes_is_never_offered_as_a_follow_up(
     assert result.followups == ["How do I invite a teammate?"]
 
 
+def _llm_with_key(
+    real_index: Any, http_client: httpx.AsyncClient, *script: AIMessage
+) -> tuple[AgentServices, ScriptedChatModel, str]:
+    """LLM-mode services over a scripted model, and alice's key 'alice-second'."""
+    model = scripted(*script)
+    services = build_services(
+        make_settings(), index=real_index, http_client=http_client, chat_model=model
+    )
+    return services, model, _key(services, "alice", "alice-second")
+
+
 async def test_llm_mode_a_stale_yes_does_not_resume_the_interrupt(
     real_index: Any, http_client: httpx.AsyncClient, alice: Principal
 ) -> None:
-    model = scripted(
+    services, model, secret = _llm_with_key(
+        real_index,
+        http_client,
         tool_call("rotate_api_key", {"key": "alice-second"}),
         AIMessage(content="Understood, I left the key alone."),
         AIMessage(content="Generate a key in Settings → API keys."),
         tool_call("rotate_api_key", {"key": "alice-second"}, "call_9"),
     )
-    services = build_services(
-        make_settings(), index=real_index, http_client=http_client, chat_model=model
-    )
-    secret = _key(services, "alice", "alice-second")
     staged = await answer(services, "please rotate the key 'alice-second'", principal=alice)
     conv = staged.conversation_id
     assert staged.pending_action
@@ -209,24 +216,22 @@ async def test_llm_mode_a_stale_yes_does_not_resume_the_interrupt(
     late = await answer(services, "yes", principal=alice, conversation_id=conv)
     assert late.secret is None and late.pending_action is None and "nothing waiting" in late.answer
     assert model.calls == calls  # the stale yes never reached the model or the graph
-    assert _works(services, secret)
+    assert key_works(services.keys, secret)
 
 
 async def test_llm_mode_a_yes_right_after_the_interrupt_resumes_it(
     real_index: Any, http_client: httpx.AsyncClient, alice: Principal
 ) -> None:
-    model = scripted(
+    services, _model, secret = _llm_with_key(
+        real_index,
+        http_client,
         tool_call("rotate_api_key", {"key": "alice-second"}),
         AIMessage(content="Rotated; the new secret is shown to you once."),
     )
-    services = build_services(
-        make_settings(), index=real_index, http_client=http_client, chat_model=model
-    )
-    secret = _key(services, "alice", "alice-second")
     staged = await answer(services, "please rotate alice-second", principal=alice)
     assert staged.pending_action
     done = await answer(services, "yes", principal=alice, conversation_id=staged.conversation_id)
-    assert done.secret is not None and not _works(services, secret)
+    assert done.secret is not None and not key_works(services.keys, secret)
     remember_secret(done.secret.api_key)
     assert done.decided_action and done.decided_action.status == "approved"
 

@@ -3,19 +3,11 @@ yes/no replies, follow-ups. The labelled evaluation set is `test_routing_eval.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from agent.replies import reply_to_pending, suggestable
 from agent.routing import route
-
-
-@dataclass(frozen=True)
-class Key:
-    id: str
-    name: str
-
+from tests.agent.routing_eval import Key
 
 KEYS = [
     Key("3f2a9c1e-1111-4222-8333-444455556666", "cli-key"),

@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.errors import AuthenticationError
 from agent.service import AgentServices
-from tests.conftest import remember_secret
+from tests.conftest import key_works, remember_secret
 from tests.server.conftest import User
 from tests.server.test_chat_and_tools import sse_events
 
@@ -24,14 +23,6 @@ STAGE = "please rotate the key 'alice-second'"
 def _second_key(services: AgentServices, user: User) -> str:
     _record, secret = services.keys.create(user.owner, "alice-second", actor=user.owner)
     return remember_secret(secret)
-
-
-def _works(services: AgentServices, secret: str) -> bool:
-    try:
-        services.keys.verify(secret)
-    except AuthenticationError:
-        return False
-    return True
 
 
 async def _chat(
@@ -67,7 +58,7 @@ async def test_a_stale_yes_rotates_nothing(
     if sse:
         assert docs["_events"][0] == ("decided_action", docs["decided_action"])
         assert all(name != "secret" for name, _ in late["_events"])
-    assert _works(services, secret)
+    assert key_works(services.keys, secret)
     history = (await client.get(f"/v1/conversations/{conv}", headers=alice.headers)).json()
     assert history["turns"][1]["pending_action"]["status"] == "cancelled"
 
@@ -83,7 +74,7 @@ async def test_a_yes_right_after_confirms_and_the_decision_comes_first(
     assert names[0] == "decided_action" and "secret" in names
     assert done["decided_action"] == {"id": staged["pending_action"]["id"], "status": "approved"}
     remember_secret(done["secret"]["api_key"])
-    assert not _works(services, secret)
+    assert not key_works(services.keys, secret)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["completion", "stream"])
@@ -116,4 +107,4 @@ async def test_openai_compatible_a_stale_yes_rotates_nothing(
     assert "cancelled the request to rotate" in docs
     late, last = await say("yes")
     assert "nothing waiting" in late and "docsagent_secret" not in last
-    assert _works(services, secret)
+    assert key_works(services.keys, secret)

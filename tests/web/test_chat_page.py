@@ -119,12 +119,19 @@ def test_rejected_rotation_leaves_the_key_working(
     assert live_server.status_with(created) == 200
 
 
+def _signed_in_with_a_key(
+    context: BrowserContext, live_server: LiveServer, owner: str, name: str
+) -> str:
+    """Sign `owner` in and give them a second key called `name`; returns its secret."""
+    sign_in_storage(context, live_server.new_user(owner))
+    _record, secret = live_server.keys.create(owner, name, actor=owner, channel="cli")
+    return remember_secret(secret)
+
+
 def test_a_typed_yes_turns_the_card_into_its_outcome_at_once(
     page: Page, context: BrowserContext, live_server: LiveServer
 ) -> None:
-    sign_in_storage(context, live_server.new_user("erin"))
-    _record, secret = live_server.keys.create("erin", "cli-key", actor="erin", channel="cli")
-    remember_secret(secret)
+    secret = _signed_in_with_a_key(context, live_server, "erin", "cli-key")
     page.goto("/")
     ask(page, "rotate CLI-KEY")
     card = page.get_by_test_id("pending-action")
@@ -142,9 +149,7 @@ def test_a_typed_yes_turns_the_card_into_its_outcome_at_once(
 def test_a_stale_yes_rotates_nothing_and_the_card_says_cancelled(
     page: Page, context: BrowserContext, live_server: LiveServer
 ) -> None:
-    sign_in_storage(context, live_server.new_user("frank"))
-    _record, secret = live_server.keys.create("frank", "alice-second", actor="frank", channel="cli")
-    remember_secret(secret)
+    secret = _signed_in_with_a_key(context, live_server, "frank", "alice-second")
     page.goto("/")
     ask(page, "please rotate the key 'alice-second'")
     card = page.get_by_test_id("pending-action")
