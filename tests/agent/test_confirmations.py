@@ -161,22 +161,36 @@ async def test_signed_out_no_message_of_the_eval_set_stages_anything(
     assert [r.name for r in services.keys.list("")] == []
 
 
-async def test_an_upstream_yes_is_never_offered_as_a_follow_up(
-    real_index: Any, http_client: httpx.AsyncClient
-) -> None:
-    services = build_services(
-        make_settings(fallback_enabled=True), index=real_index, http_client=http_client
-    )
+def _upstream_with_chips() -> str:
+    """A docs-site answer whose suggested follow-ups include confirmations."""
     chips = "".join(
         f"- [{q}]({UPSTREAM}/x.md?ask={q.replace(' ', '+')})\n"
         for q in ("Yes", "Sure, go ahead", "How do I invite a teammate?")
     )
-    body = (
+    return (
         f"# q\n\nThe site says so.\n\n# Suggested Follow-up Questions:\n{chips}\n"
         f"# Sources:\n- [X]({UPSTREAM}/x.md)\n"
     )
+
+
+@pytest.mark.parametrize("llm", [False, True], ids=["offline", "llm"])
+async def test_an_upstream_yes_is_never_offered_as_a_follow_up(
+    real_index: Any, http_client: httpx.AsyncClient, llm: bool
+) -> None:
+    model = scripted(
+        tool_call("ask_docs_site", {"question": "weather on Mars"}),
+        AIMessage(content="The site says so [1]."),
+    )
+    services = build_services(
+        make_settings(fallback_enabled=True),
+        index=real_index,
+        http_client=http_client,
+        chat_model=model if llm else None,
+    )
     with respx.mock(assert_all_called=False) as router:
-        router.get(url__startswith=UPSTREAM).mock(return_value=httpx.Response(200, text=body))
+        router.get(url__startswith=UPSTREAM).mock(
+            return_value=httpx.Response(200, text=_upstream_with_chips())
+        )
         result = await answer(services, "What is the weather on Mars?")
     assert result.mode == "fallback"
     assert result.followups == ["How do I invite a teammate?"]
