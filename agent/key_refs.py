@@ -92,21 +92,51 @@ class KeyObject:
     tail_words: list[str] = field(default_factory=list)  # "… from the *page*", "… with an *image*"
 
 
-def _pattern(text: str) -> re.Pattern[str]:
-    """`text` as a whole word or phrase, any case; spaces, dashes and underscores alike."""
-    parts = [re.escape(part) for part in re.split(r"[\s_-]+", text.strip()) if part]
-    body = r"[\s_-]+".join(parts)
-    return re.compile(rf"(?<![\w-]){body}(?![\w-])", re.IGNORECASE)
+_SEPARATORS = frozenset(" \t\n\r_-")
+_SEPARATED = re.compile(r"[\s_-]+")
+
+
+def _normal(text: str) -> tuple[str, list[int]]:
+    """`text` lower-cased with each run of spaces, dashes and underscores as one space, and
+    for each of its characters the index of the character it came from."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, char in enumerate(text):
+        if char in _SEPARATORS:
+            if out and out[-1] != " ":
+                out.append(" ")
+                where.append(i)
+            continue
+        for lowered in char.lower():
+            out.append(lowered)
+            where.append(i)
+    return "".join(out), where
+
+
+def _joins(char: str) -> bool:
+    """Whether `char` next to a mention makes it part of a longer word ("cli-key-2")."""
+    return char.isalnum() or char in "_-"
 
 
 def _mark_known(rest: str, keys: Sequence[NamedKey]) -> tuple[str, list[tuple[NamedKey, bool]]]:
-    """`rest` with each mention of a known key's id or name replaced by a placeholder;
-    the mentioned keys in order, each with whether it was named by its id."""
+    """`rest` with each mention of a known key's id or name (any case; spaces, dashes and
+    underscores alike) replaced by a placeholder; the mentioned keys in order, each with
+    whether it was named by its id."""
+    normal, where = _normal(rest)
     found: list[tuple[int, int, NamedKey, bool]] = []
     for key in keys:
         for text, by_id in ((key.id, True), (key.name, False)):
-            if re.search(r"\w", text):
-                found += [(m.start(), m.end(), key, by_id) for m in _pattern(text).finditer(rest)]
+            wanted = _SEPARATED.sub(" ", text.strip()).lower()
+            if not any(c.isalnum() for c in wanted):
+                continue
+            at = normal.find(wanted)
+            while at != -1:
+                start, end = where[at], where[at + len(wanted) - 1] + 1
+                if not (start and _joins(rest[start - 1])) and not (
+                    end < len(rest) and _joins(rest[end])
+                ):
+                    found.append((start, end, key, by_id))
+                at = normal.find(wanted, at + 1)
     # longest mentions first; a shorter one inside a longer one is dropped
     found.sort(key=lambda item: (item[0] - item[1], item[0]))
     taken: list[tuple[int, int, NamedKey, bool]] = []
@@ -133,19 +163,24 @@ def _fuzzy(candidates: list[str], keys: Sequence[NamedKey]) -> NamedKey | None:
     is inside the words ("cli-kye", "old labtop"), never a missing word ("staging" is not
     "staging-2")."""
     for wanted in dict.fromkeys(c.casefold() for c in candidates if len(c) >= 4):
-        scored = sorted(
-            (
-                (SequenceMatcher(None, wanted, k.name.casefold()).ratio(), k)
-                for k in keys
-                if _segments(k.name) == _segments(wanted)
-            ),
-            key=lambda item: -item[0],
-        )
-        if not scored or scored[0][0] < FUZZY:
-            continue
-        if len(scored) > 1 and scored[1][0] >= FUZZY:
-            return None  # two keys are equally likely: ask instead
-        return scored[0][1]
+        matcher = SequenceMatcher(None, b=wanted)  # b is the side SequenceMatcher indexes
+        close: list[NamedKey] = []
+        for key in keys:
+            if _segments(key.name) != _segments(wanted):
+                continue
+            matcher.set_seq1(key.name.casefold())
+            if (
+                matcher.real_quick_ratio() >= FUZZY
+                and matcher.quick_ratio() >= FUZZY
+                and matcher.ratio() >= FUZZY
+            ):
+                close.append(key)
+                if len(close) > 1:
+                    break
+        if len(close) == 1:
+            return close[0]
+        if close:
+            return None  # two keys are about as likely: ask instead
     return None
 
 
