@@ -146,7 +146,9 @@ def route(
     reply = reply_to_pending(text)
     if reply == "confirm" and previous.get("awaiting") == "name" and previous.get("suggested"):
         return Intent("generate", name=str(previous["suggested"]), query=text)
-    if reply is not None:
+    # a yes/no answers our last question; after a docs answer it is just more conversation
+    waiting = ("pending_id", "awaiting", "cancelled")
+    if reply is not None and any(previous.get(k) for k in waiting):
         return Intent(reply, query=text)
     if previous.get("awaiting") and (awaited := _awaited(text, previous, known)) is not None:
         return awaited

@@ -102,8 +102,10 @@ def test_list_requests() -> None:
     assert route("list the primary keys of a table").kind == "docs"
 
 
-def test_yes_and_no_are_replies_wherever_they_come() -> None:
-    assert route("yes").kind == "confirm"  # the service decides whether anything waits
+def test_yes_and_no_answer_our_last_question() -> None:
+    assert route("yes").kind == "docs"  # after a docs answer, just more conversation
+    assert route("no, I meant the other page", {"intent": "docs"}).kind == "docs"
+    assert route("no", {"awaiting": "revoke"}).kind == "deny"
     assert route("Confirm.", {"pending_id": "pa_1"}).kind == "confirm"
     assert route("no, cancel", {"pending_id": "pa_1"}).kind == "deny"
     assert reply_to_pending("yes, and also rotate every other key") is None
