@@ -27,8 +27,9 @@ from agent.conversations import Conversations
 from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
 from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
-from agent.keys.base import Channel, KeyManager, Principal
-from agent.models import Answer, Source
+from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
+from agent.models import Answer, DecidedAction, Source
+from agent.replies import reply_to_pending, suggestable
 from agent.profile import load_profile
 from agent.retrieve import Context, Retrieval, Retriever, SearchIndex
 from agent.routing import ACTIONS, route
@@ -118,28 +119,81 @@ async def answer(
     principal: Principal | None = None,
     channel: Channel = "chat",
 ) -> Answer:
-    """Answer a docs question or carry out / stage a key action, in a conversation."""
+    """Answer a docs question or carry out / stage a key action, in a conversation.
+
+    A yes/no decides only the pending action of the immediately preceding assistant turn;
+    any other message cancels a pending action (and says so), in both modes.
+    """
     text = check_question(services.settings, question)
     owner = principal.owner if principal else ""
     conv, previous, pending = await asyncio.to_thread(
         _open_turn, services, conversation_id, owner, principal is not None
     )
-    previous["pending_id"] = pending.id if pending else None
-    intent = route(text, previous)
-    meta: dict[str, Any] = {"intent": intent.kind}
-    if intent.kind in ("confirm", "deny") and pending and principal:
-        result = await _decide(
-            services, conv, pending.id, intent.kind == "confirm", principal, channel
+    reply = reply_to_pending(text)
+    bound = pending is not None and previous.get("pending_id") == pending.id
+    if reply is not None and bound and pending is not None and principal is not None:
+        result, _ = await _decide(
+            services, conv, pending.id, reply == "confirm", principal, channel
         )
-    elif services.chat_model is not None:
-        from agent.llm import run_turn
+        meta: dict[str, Any] = {"intent": reply, "key_ref": pending.key_id}
+    else:
+        dropped = None
+        if pending is not None and await asyncio.to_thread(
+            services.approvals.cancel, pending.id, owner=owner
+        ):
+            dropped = pending
+        # a yes/no after a request that is gone never reaches the model or the router
+        stale = reply is not None and bool(
+            dropped or previous.get("pending_id") or previous.get("cancelled")
+        )
+        if stale and reply is not None:
+            result, meta = actions.not_waiting(previous, reply), {"intent": reply}
+        elif services.chat_model is not None:
+            from agent.llm import run_turn
 
-        if pending is not None:  # the user moved on: the staged change is dropped
-            services.approvals.consume(pending.id, owner=owner, conversation_id=conv, approve=False)
-        result, extra = await run_turn(services, text, conv, principal, channel)
-        meta.update(extra)
+            result, meta = await run_turn(services, text, conv, principal, channel)
+            meta["intent"] = "llm"
+        else:
+            result, meta = await _offline(services, text, previous, principal, channel, conv)
+        if dropped is not None:
+            result.answer = f"{actions.moved_on(dropped)}\n\n{result.answer}"
+            result.decided_action = DecidedAction(id=dropped.id, status="cancelled")
+            meta["cancelled"] = actions.request_of(dropped)
+    result.conversation_id = conv
+    await asyncio.to_thread(record_turn, services, conv, text, result, meta)
+    return result
+
+
+async def _offline(
+    services: AgentServices,
+    text: str,
+    previous: dict[str, Any],
+    principal: Principal | None,
+    channel: Channel,
+    conv: str,
+) -> tuple[Answer, dict[str, Any]]:
+    """One offline turn: routing against the user's keys, then a key action or the docs."""
+    if principal is None:
+        intent = route(text, previous)
+    else:
+        owner = principal.owner
+
+        def live_keys() -> list[APIKeyRecord]:
+            return [r for r in services.keys.list(owner, principal=principal) if not r.removed]
+
+        intent = await asyncio.to_thread(route, text, previous, live_keys)
+    meta: dict[str, Any] = {"intent": intent.kind}
+    if intent.kind in ("confirm", "deny"):  # nothing of the previous turn waits for it
+        if previous.get("awaiting") in ("rotate", "revoke") and intent.kind == "confirm":
+            meta["awaiting"] = previous["awaiting"]  # still waiting for the key's name
+        return actions.not_waiting(previous, intent.kind), meta
+    if intent.kind == "clarify" and principal is not None:
+        outcome = await asyncio.to_thread(
+            actions.clarify, intent, keys=services.keys, principal=principal
+        )
     elif intent.kind in ACTIONS:
-        outcome = actions.key_action(
+        outcome = await asyncio.to_thread(
+            actions.key_action,
             intent,
             keys=services.keys,
             approvals=services.approvals,
@@ -147,8 +201,6 @@ async def answer(
             channel=channel,
             conversation_id=conv,
         )
-        result = outcome.answer
-        meta.update(outcome.meta)
     else:
         result = await answer_docs(services, text, context=_context(previous))
         meta["question"] = text
@@ -157,9 +209,9 @@ async def answer(
             if result.mode == "local":
                 meta["anchor_url"] = result.sources[0].url
                 meta["page_url"] = result.sources[0].url.split("#", 1)[0]
-    result.conversation_id = conv
-    await asyncio.to_thread(record_turn, services, conv, text, result, meta)
-    return result
+        return result, meta
+    meta.update(outcome.meta)
+    return outcome.answer, meta
 
 
 def _open_turn(
@@ -201,18 +253,24 @@ async def answer_docs(
     local_only: bool = False,
     context: Context | None = None,
 ) -> Answer:
-    """Local grounded answer, else the docs site's answer, else an honest 'not found'."""
+    """Local grounded answer, else the docs site's answer, else an honest 'not found'.
+
+    `context` is the previous docs turn of the conversation: a follow-up question is
+    searched together with it, and the fallback gets the self-contained question."""
     retriever = services.retriever
     retrieval = await asyncio.to_thread(lambda: retriever.retrieve(question, context=context))
     if retrieval.confident:
         draft = compose(question, retrieval, verbs=retriever.lexicon().verbs)
         return Answer(
-            answer=draft.text, mode="local", sources=draft.sources, followups=draft.followups
+            answer=draft.text,
+            mode="local",
+            sources=draft.sources,
+            followups=suggestable(draft.followups),
         )
     if services.fallback.enabled and not local_only:
         page = retrieval.best.chunk.page_url if retrieval.best else None
         try:
-            asked = retrieval.query if retrieval.followup else question  # self-contained
+            asked = retrieval.query if retrieval.followup else question
             upstream = await services.fallback.ask(asked, page, goal)
         except UpstreamError:
             pass
@@ -222,7 +280,7 @@ async def answer_docs(
                 answer=f"{upstream.text}\n\n{FALLBACK_NOTE}",
                 mode="fallback",
                 sources=sources,
-                followups=upstream.followups[:3],
+                followups=suggestable(upstream.followups)[:3],  # never a clickable "yes"
             )
     return _none(retrieval)
 
@@ -250,6 +308,8 @@ async def answer_events(
 
 async def events_of(result: Answer) -> AsyncIterator[tuple[str, Any]]:
     """A finished Answer as the stream's events: deltas, sources, pending_action, secret, done."""
+    if result.decided_action:  # first, so the decided card stops being clickable at once
+        yield "decided_action", result.decided_action.model_dump()
     text = result.answer
     step = 48
     for start in range(0, len(text), step):
@@ -276,12 +336,13 @@ async def decide(
     owner = services.conversations.owner_of(conversation_id)
     if owner is None or owner != principal.owner:
         raise ConversationNotFoundError("no such conversation")
-    result = await _decide(services, conversation_id, pending_id, approve, principal, channel)
+    result, pending = await _decide(
+        services, conversation_id, pending_id, approve, principal, channel
+    )
     result.conversation_id = conversation_id
     said = "approve pending key action" if approve else "reject pending key action"
-    await asyncio.to_thread(
-        record_turn, services, conversation_id, said, result, {"intent": "decide"}
-    )
+    meta = {"intent": "decide", "key_ref": pending.key_id}
+    await asyncio.to_thread(record_turn, services, conversation_id, said, result, meta)
     return result
 
 
@@ -292,7 +353,8 @@ async def _decide(
     approve: bool,
     principal: Principal,
     channel: Channel,
-) -> Answer:
+) -> tuple[Answer, Pending]:
+    """Consume the decision, then execute (or resume the LLM agent) and report the outcome."""
     pending = services.approvals.consume(
         pending_id, owner=principal.owner, conversation_id=conversation_id, approve=approve
     )
@@ -300,22 +362,32 @@ async def _decide(
         from agent.llm import resume_turn
 
         result, _ = await resume_turn(services, pending, approve, principal, channel)
-        return result
-    if not approve:
-        return actions.cancelled(pending)
-    return await asyncio.to_thread(
-        actions.execute, pending, keys=services.keys, principal=principal, channel=channel
+    elif not approve:
+        result = actions.cancelled(pending)
+    else:
+        result = await asyncio.to_thread(
+            actions.execute, pending, keys=services.keys, principal=principal, channel=channel
+        )
+    result.decided_action = DecidedAction(
+        id=pending.id, status="approved" if approve else "rejected"
     )
+    return result, pending
 
 
 def history(
     services: AgentServices, conversation_id: str, principal: Principal | None
 ) -> list[dict[str, Any]]:
-    """The turns of a conversation its owner may read (secrets were never stored)."""
+    """The turns of a conversation its owner may read (secrets were never stored); each
+    pending action carries its status now, so a decided one is not offered again."""
     owner = services.conversations.owner_of(conversation_id)
     if owner is None or owner != (principal.owner if principal else ""):
         raise ConversationNotFoundError("no such conversation")
-    return services.conversations.turns(conversation_id)
+    turns = services.conversations.turns(conversation_id)
+    actions_in = [t["pending_action"] for t in turns if t.get("pending_action")]
+    statuses = services.approvals.statuses([str(a["id"]) for a in actions_in])
+    for action in actions_in:
+        action["status"] = statuses.get(str(action["id"]), "expired")
+    return turns
 
 
 async def close(services: AgentServices) -> None:
