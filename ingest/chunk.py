@@ -22,6 +22,14 @@ BREADCRUMB_SEP = " › "
 _WORDISH_RE = re.compile(r"\w+|[^\w\s]")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
+_LINK_TARGET_RE = re.compile(r"(?<=\])\((?:[^()\s]|\([^()\s]*\))*\)")
+_EMPHASIS_RE = re.compile(r"\*\*|__")
+
+
+def embed_view(text: str) -> str:
+    """What the embedding model reads of a chunk: its text without link targets and
+    emphasis marks (URLs are noise to a sentence model; the reader still gets them)."""
+    return _EMPHASIS_RE.sub("", _LINK_TARGET_RE.sub("", text))
 
 
 def estimate_tokens(text: str) -> int:
@@ -217,7 +225,7 @@ def chunk_page(
         for piece in pieces:
             ordinal = ordinals.get(path_key, 0)
             ordinals[path_key] = ordinal + 1
-            embed_text = f"{prefix}\n{piece}"
+            embed_text = f"{prefix}\n{embed_view(piece)}"
             chunks.append(
                 Chunk(
                     id=_sha(f"{page.url}\x1e{path_key}\x1e{ordinal}")[:32],

@@ -52,7 +52,8 @@ def test_api_keys_page_gives_one_chunk_per_step() -> None:
     assert rotate.breadcrumb == "API Keys › How to generate your API key › Rotate API key"
     assert rotate.anchor_url == PAGE_URL + "#rotate-api-key"
     assert rotate.step == (5, 5)
-    assert rotate.embed_text == rotate.breadcrumb + "\n" + rotate.text
+    # the model reads the text without emphasis marks or link targets; the reader gets both
+    assert rotate.embed_text == rotate.breadcrumb + "\n" + rotate.text.replace("**", "")
     assert rotate.sha256 == hashlib.sha256(rotate.embed_text.encode()).hexdigest()
     assert (rotate.page_url, rotate.md_url, rotate.title) == (
         PAGE_URL,
@@ -230,3 +231,17 @@ def test_sections_around_the_budget_fit_the_real_tokenizer_and_keep_every_word(
     words_out = " ".join(c.text for c in chunks).split()
     assert all(w in words_out for w in words_in)
     assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_the_model_reads_no_urls_and_a_long_code_block_stays_fenced() -> None:
+    from ingest.chunk import embed_view
+
+    assert embed_view("See [the **docs**](https://d.test/a_(b)) now.") == "See [the docs] now."
+    code = "```json\n" + "\n".join(f'  "key{i}": "value number {i}",' for i in range(120)) + "\n```"
+    page = parse_page(f"# Ref\n\n## Schema\n\nThe schema:\n\n{code}\n", "https://d.test/ref")
+    chunks = chunk_page(page, max_tokens=120, overlap=24)
+    assert len(chunks) > 2
+    for c in chunks:  # every piece of the cut block is a whole fence: no overlap glued on
+        body = c.text.strip()
+        assert body.count("```") % 2 == 0, body[:120]
+        assert "```json" in body or not body.startswith("```")

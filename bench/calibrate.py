@@ -1,0 +1,87 @@
+"""Fit the answer-or-fall-back model on the dev split and write agent/data/abstention.json.
+
+    python bench/eval.py --sites CORPORA --split dev --features dev.json
+    python bench/calibrate.py dev.json [--out agent/data/abstention.json]
+
+The model is a logistic regression over `agent.abstain.FEATURES` (standardised, L2
+regularised, the two classes weighted equally, then folded back to raw-feature weights);
+the label is "the question is in scope for that site". The threshold is the probability
+that keeps out-of-scope questions answered locally at or below 10% on dev while refusing
+as few in-scope ones as possible. Only dev rows are read: a test row is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agent.abstain import DEFAULT_PATH, FEATURES  # noqa: E402
+
+MAX_OUT_ANSWERED = 0.10
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 20000) -> np.ndarray:
+    """Weights (bias last) of an L2-regularised, class-balanced logistic regression."""
+    z = np.hstack([x, np.ones((len(x), 1))])
+    share = y.mean()
+    sample = np.where(y > 0, 0.5 / share, 0.5 / (1 - share))
+    w = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ w)))
+        grad = z.T @ ((p - y) * sample) / len(y)
+        grad[:-1] += l2 * w[:-1] / len(y)
+        w -= 0.5 * grad
+    return w
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("features")
+    parser.add_argument("--out", type=Path, default=DEFAULT_PATH)
+    args = parser.parse_args()
+    rows = json.loads(Path(args.features).read_text())
+    if any(r["split"] != "dev" for r in rows):
+        raise SystemExit("refusing to fit on test rows: run bench/eval.py --split dev")
+    x = np.array([[float(r[f]) for f in FEATURES] for r in rows])
+    y = np.array([0.0 if r["out_of_scope"] else 1.0 for r in rows])
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    w = fit((x - mu) / sd, y)
+    weights = w[:-1] / sd
+    bias = float(w[-1] - (w[:-1] * mu / sd).sum())
+    p = 1 / (1 + np.exp(-(x @ weights + bias)))
+    best = 0.5
+    for threshold in np.linspace(0.05, 0.95, 181):
+        out_answered = float(((p >= threshold) & (y == 0)).sum() / max(1, (y == 0).sum()))
+        if out_answered <= MAX_OUT_ANSWERED:
+            best = float(threshold)
+            break
+    answered = p >= best
+    sites = Counter(r["site"] for r in rows)
+    note = (
+        f"fitted {datetime.now(UTC):%Y-%m-%d} by bench/calibrate.py on the dev split of "
+        f"bench/eval ({len(rows)} single-turn questions: "
+        + ", ".join(f"{s} {n}" for s, n in sorted(sites.items()))
+        + f"); dev: in-scope answered {answered[y == 1].mean():.2f}, "
+        f"out-of-scope answered {answered[y == 0].mean():.2f}"
+    )
+    data = {
+        "note": note,
+        "weights": {f: round(float(v), 4) for f, v in zip(FEATURES, weights, strict=True)},
+        "bias": round(bias, 4),
+        "threshold": round(best, 3),
+    }
+    args.out.write_text(json.dumps(data, indent=2) + "\n")
+    print(json.dumps(data, indent=2))
+
+
+if __name__ == "__main__":
+    main()

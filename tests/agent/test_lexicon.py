@@ -1,0 +1,68 @@
+"""The keyword side is derived from the site's own index: idf, typo correction, verbs."""
+
+from __future__ import annotations
+
+from agent.lexicon import Lexicon, edit_distance
+from ingest.models import Chunk
+from ingest.terms import terms
+
+
+def chunk(n: int, section: str, text: str, page: str = "https://d.test/p") -> Chunk:
+    return Chunk(
+        id=f"c{n}",
+        text=text,
+        embed_text=text,
+        page_url=page,
+        md_url=page + ".md",
+        title="Page",
+        section=section,
+        anchor_url=f"{page}#s{n}",
+        breadcrumb=f"Page › {section}",
+        position=n,
+        sha256="x",
+    )
+
+
+SECTIONS = [
+    chunk(0, "Schedule a backup", "To schedule a backup, run the scheduler every Monday."),
+    chunk(1, "Restore", "To restore a backup, choose a point in time. The restore takes minutes."),
+    chunk(2, "Subscriptions", "A subscription delay is set in minutes. Subscriptions renew monthly."),
+    chunk(3, "Console", "The console shows the subscription and the backup schedule every day."),
+]
+
+
+def test_idf_comes_from_the_site_and_unknown_words_weigh_most() -> None:
+    lexicon = Lexicon.build(SECTIONS, version=1)
+    (backup,) = terms("backup")
+    (restore,) = terms("restore")
+    (kubernetes,) = terms("kubernetes")
+    assert lexicon.idf(backup) < lexicon.idf(restore) < lexicon.idf(kubernetes)
+
+
+def test_bm25_finds_the_section_that_carries_the_terms() -> None:
+    lexicon = Lexicon.build(SECTIONS, version=1)
+    hits = lexicon.search(terms("how do I restore to a point in time"), 2)
+    assert lexicon.chunks[hits[0][0]].section == "Restore"
+    assert lexicon.search(terms("kubernetes"), 3) == []
+
+
+def test_misspelt_words_are_corrected_against_the_sites_words_only() -> None:
+    lexicon = Lexicon.build(SECTIONS, version=1)
+    assert lexicon.correct("how do i shedule a backp evry monday") == (
+        "how do i schedule a backup every monday"
+    )
+    # words the site uses, English contractions and short words stay as typed
+    assert lexicon.correct("isnt the consle whats up") == "isnt the console whats up"
+    assert lexicon.correct("Kubernetes") == "Kubernetes"
+
+
+def test_verbs_are_the_words_the_docs_put_after_to() -> None:
+    lexicon = Lexicon.build(SECTIONS, version=1)
+    assert {"schedule", "restore"} <= lexicon.verbs
+    assert "console" not in lexicon.verbs
+
+
+def test_edit_distance_counts_a_transposition_once() -> None:
+    assert edit_distance("recieve", "receive") == 1
+    assert edit_distance("subscripton", "subscription") == 1
+    assert edit_distance("abc", "xyz") == 3

@@ -1,0 +1,32 @@
+"""Search terms: one real stemmer, applied once, the same for questions and the index."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.terms import stem, terms, words
+
+
+@pytest.mark.parametrize(
+    ("variants", "shared"),
+    [
+        (["exposed", "exposing", "exposes"], "expos"),
+        (["compromised", "compromising"], "compromis"),
+        (["choose", "choosing", "chooses"], "choos"),
+        (["rotation", "rotations"], "rotat"),
+        (["rotate", "rotated", "rotating"], "rotat"),
+    ],
+)
+def test_every_form_of_a_word_meets_at_one_stem(variants: list[str], shared: str) -> None:
+    assert {stem(v) for v in variants} == {shared}
+
+
+def test_function_words_drop_and_identifiers_keep_their_parts() -> None:
+    assert terms("How do I create the table?") == ["creat", "tabl"]
+    assert "onsav" in terms("onSave") and "save" in terms("onSave")
+    assert words("max_retries") == ["max", "retries"]
+    assert set(terms("pop-up")) >= {"pop", "popup"} and terms("popup") == ["popup"]
+
+
+def test_markup_is_not_a_word() -> None:
+    assert words("**Generate** `key` [docs](https://x.io/a-b)") == ["generate", "key", "docs"]
