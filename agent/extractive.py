@@ -74,7 +74,9 @@ def compose(question: str, retrieval: Retrieval, *, verbs: frozenset[str] = froz
     citations = _Citations()
     steps = _task_steps(retrieval) if retrieval.procedural else []
     if len(steps) >= 2:
-        text = _procedure(steps, citations)
+        whole = steps[0] is retrieval.steps[0] and steps[-1] is retrieval.steps[-1]
+        around = (retrieval.lead, retrieval.trailer) if whole else (None, None)
+        text = _procedure(steps, citations, *around)
     else:
         text = _passages(retrieval, citations)
     used = {s.url for s in citations.sources}
@@ -86,15 +88,20 @@ def compose(question: str, retrieval: Retrieval, *, verbs: frozenset[str] = froz
 
 
 def _task_steps(retrieval: Retrieval) -> list[Retrieved]:
-    """The steps of the procedure the question asks for: all of them when it starts at
-    the first step (or the heading above the steps), else the run of steps around the
-    best one that are about as relevant to the question."""
+    """The steps of the procedure the question asks for: all of them when the question
+    names the procedure (its heading matches at least as well as the best step's, or the
+    best match is its first step), else the run of steps around the best one that are
+    about as relevant to the question."""
     steps = retrieval.steps
     best = retrieval.best
     if not steps or best is None:
         return []
     where = next((i for i, s in enumerate(steps) if s.chunk.anchor_url == best.chunk.anchor_url), None)
     if where is None or where == 0:
+        return steps
+    parent = steps[0].chunk.breadcrumb.rsplit(" › ", 2)[0] if " › " in steps[0].chunk.breadcrumb else ""
+    heading = parent.rsplit(" › ", 1)[-1]
+    if _title_match(retrieval, heading) >= _title_match(retrieval, best.chunk.section):
         return steps
     relevance = [_relevance(retrieval, s.chunk) for s in steps]
     floor = relevance[where] * STEP_RELEVANCE
@@ -106,13 +113,29 @@ def _task_steps(retrieval: Retrieval) -> list[Retrieved]:
     return steps[lo : hi + 1]
 
 
+def _title_match(retrieval: Retrieval, title: str) -> float:
+    return coverage(retrieval.focus, frozenset(terms(title)), retrieval.weights)
+
+
 def _relevance(retrieval: Retrieval, chunk: Chunk) -> float:
     present = frozenset(terms(f"{chunk.section}\n{chunk.text}"))
     return coverage(retrieval.focus, present, retrieval.weights)
 
 
-def _procedure(steps: list[Retrieved], citations: _Citations) -> str:
-    lines = [STEPS_INTRO, ""]
+def _procedure(
+    steps: list[Retrieved],
+    citations: _Citations,
+    lead: Retrieved | None = None,
+    trailer: Retrieved | None = None,
+) -> str:
+    """The steps as a numbered list, between what the heading above them says before and
+    after them (for a whole procedure; a run from the middle of one needs neither)."""
+    lines = []
+    if lead is not None:
+        intro, _ = _first_blocks(lead.chunk)
+        if intro:
+            lines += [_cited(lead.chunk, intro, citations), ""]
+    lines += [STEPS_INTRO, ""]
     for number, item in enumerate(steps, start=1):
         body = render(blocks(item.chunk.text)) or item.chunk.section
         head = f"{number}. **{item.chunk.section}** {citations.mark(item.chunk)}"
@@ -121,6 +144,10 @@ def _procedure(steps: list[Retrieved], citations: _Citations) -> str:
             continue
         indented = "\n".join(("   " + ln) if ln.strip() else "" for ln in body.split("\n"))
         lines.append(f"{head}\n\n{indented}\n")
+    if trailer is not None:
+        after, _ = _first_blocks(trailer.chunk)
+        if after:
+            lines += [f"{render(after)} {citations.mark(trailer.chunk)}"]
     return "\n".join(lines).rstrip()
 
 
@@ -142,6 +169,16 @@ def _passages(retrieval: Retrieval, citations: _Citations) -> str:
             covered |= more
             break
     return "\n\n".join(parts)
+
+
+def _first_blocks(chunk: Chunk) -> tuple[list[Block], int]:
+    """The opening prose of a section that fits the passage budget."""
+    out: list[Block] = []
+    for block in blocks(chunk.text):
+        if block.kind == "code" or not _fits([*out, block]):
+            break
+        out.append(block)
+    return out, len(out)
 
 
 def _terms_of(chunk: Chunk) -> frozenset[str]:
@@ -180,6 +217,9 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
     # a lead-in ending with ':' introduces what follows ("To rotate a key:" + list)
     if start > 0 and parts[start - 1].text.rstrip().endswith(":") and _fits(parts[start - 1 : end]):
         start -= 1
+    # …and one at the end whose content did not fit is cut
+    while end - start > 1 and end < len(parts) and parts[end - 1].text.rstrip().endswith(":"):
+        end -= 1
     chosen = parts[start:end]
     covered = set().union(*block_terms[start:end]) & retrieval.focus
     return chosen, covered

@@ -63,6 +63,7 @@ class Lexicon:
     df: dict[str, int] = field(default_factory=dict)  # stem → sections containing it
     word_counts: dict[str, int] = field(default_factory=dict)  # surface word → occurrences
     section_terms: list[frozenset[str]] = field(default_factory=list)  # per chunk
+    positions: dict[str, int] = field(default_factory=dict)  # chunk id → position
     verbs: frozenset[str] = frozenset()  # words the docs use after "to" ("to rotate")
     _bm25: Any = None
     _spell: dict[str, list[str]] = field(default_factory=dict)  # deletion key → site words
@@ -98,13 +99,24 @@ class Lexicon:
             df=dict(df),
             word_counts=dict(counts),
             section_terms=[frozenset(t) for t in corpus],
-            verbs=frozenset(w for w in after_to if w not in STOPWORDS),
+            positions={c.id: i for i, c in enumerate(ordered)},
+            # a word the docs often write after "to" ("to rotate") is a verb to them
+            verbs=frozenset(
+                w for w, n in after_to.items() if w not in STOPWORDS and n >= 0.15 * counts[w]
+            ),
             _bm25=model,
             _spell=spell,
         )
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def terms_of(self, chunk: Chunk) -> frozenset[str]:
+        """The stems the keyword index holds for a chunk (computed for an unknown one)."""
+        position = self.positions.get(chunk.id)
+        if position is not None and self.chunks[position].sha256 == chunk.sha256:
+            return self.section_terms[position]
+        return frozenset(chunk_terms(chunk))
 
     def idf(self, term: str) -> float:
         """BM25's idf of a stem on this site; a stem the site never uses gets the most."""

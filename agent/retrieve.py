@@ -67,6 +67,7 @@ class Retrieved:
     lexical: float = 0.0  # BM25 score
     coverage: float = 0.0  # idf-weighted share of the question's terms in the section
     context: bool = False  # added as a step of the procedure, not retrieved on its own
+    terms: frozenset[str] = frozenset()  # the section's stems, as the keyword index has them
 
 
 @dataclass
@@ -75,10 +76,14 @@ class Retrieval:
     hits: list[Retrieved] = field(default_factory=list)
     procedural: bool = False
     steps: list[Retrieved] = field(default_factory=list)  # one procedure's steps, in order
+    lead: Retrieved | None = None  # what the heading above the steps says before them
+    trailer: Retrieved | None = None  # …and after them
     confident: bool = False  # the local docs cover the question (set by agent.abstain)
     focus: frozenset[str] = frozenset()  # the question's stems (and synonyms)
     weights: dict[str, float] = field(default_factory=dict)  # stem → idf on this site
     oov: float = 0.0  # share of the question's weight in words this site never uses
+    known: frozenset[str] = frozenset()  # the focus stems this site uses somewhere
+    indexed: int = 0  # sections in the index (how much "never uses" means)
     followup: bool = False
 
     @property
@@ -160,13 +165,11 @@ class Retriever:
             item = fused.setdefault(hit.chunk.id, Retrieved(hit.chunk, 0.0))
             item.score += 1.0 / (RRF_K + rank + 1)
             item.dense = max(item.dense, hit.score)
-        chunk_terms: dict[str, frozenset[str]] = {}
         for rank, (position, score) in enumerate(lexical):
             chunk = lexicon.chunks[position]
             item = fused.setdefault(chunk.id, Retrieved(chunk, 0.0))
             item.score += 1.0 / (RRF_K + rank + 1)
             item.lexical = score
-            chunk_terms[chunk.id] = lexicon.section_terms[position]
         if followup and context and context.page_url:
             for item in fused.values():  # the page the conversation is on
                 if item.chunk.page_url == context.page_url:
@@ -174,10 +177,8 @@ class Retriever:
         ranked = sorted(fused.values(), key=lambda r: r.score, reverse=True)
         by_section: dict[str, Retrieved] = {}
         for item in ranked:
-            present = chunk_terms.get(item.chunk.id) or frozenset(
-                terms(f"{item.chunk.breadcrumb}\n{item.chunk.text}")
-            )
-            item.coverage = coverage(focus, present, weights)
+            item.terms = lexicon.terms_of(item.chunk)
+            item.coverage = coverage(focus, item.terms, weights)
             by_section.setdefault(item.chunk.anchor_url, item)
         hits = list(by_section.values())[:k]
         total = sum(weights.values())
@@ -189,12 +190,37 @@ class Retriever:
             focus=focus,
             weights=weights,
             oov=unknown / total if total else 0.0,
+            known=frozenset(t for t in focus if t in lexicon.df),
+            indexed=len(lexicon),
             followup=followup,
         )
         if hits:
             result.steps = self._steps(hits[0], ranked)
+            result.lead, result.trailer = self._around(result.steps, ranked)
         result.confident = self.calibration.covered(result)
         return result
+
+    def _around(
+        self, steps: list[Retrieved], ranked: list[Retrieved]
+    ) -> tuple[Retrieved | None, Retrieved | None]:
+        """What the heading a procedure's steps sit under says before them, and after."""
+        if not steps:
+            return None, None
+        parent = _parent(steps[0].chunk)
+        first, last = steps[0].chunk.position, steps[-1].chunk.position
+        before = after = None
+        for c in self.page(steps[0].chunk.page_url):
+            if c.breadcrumb != parent or not c.text.strip():
+                continue
+            item = Retrieved(c, 0.0, context=True)
+            for r in ranked:
+                if r.chunk.id == c.id:
+                    item = r
+            if c.position < first:
+                before = item
+            elif c.position > last and after is None:
+                after = item
+        return before, after
 
     def _steps(self, top: Retrieved, ranked: list[Retrieved]) -> list[Retrieved]:
         """The procedure the best section belongs to, whole and in order: the steps of

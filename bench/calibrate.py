@@ -1,7 +1,10 @@
 """Fit the answer-or-fall-back model on the dev split and write agent/data/abstention.json.
 
-    python bench/eval.py --sites CORPORA --split dev --features dev.json
-    python bench/calibrate.py dev.json [--out agent/data/abstention.json]
+    python bench/calibrate.py --sites CORPORA_DIR [--data DIR] [--out FILE]
+
+Every site of bench/eval/sites.json and the shipped page are indexed (incrementally in
+--data), each dev question (single-turn) is retrieved exactly as an answer would be, and
+the retrieval's `agent.abstain.features` are the model's inputs.
 
 The model is a logistic regression over `agent.abstain.FEATURES` (standardised, L2
 regularised, the two classes weighted equally, then folded back to raw-feature weights);
@@ -13,8 +16,11 @@ as few in-scope ones as possible. Only dev rows are read: a test row is an error
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import sys
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +30,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.abstain import DEFAULT_PATH, FEATURES  # noqa: E402
+sys.path.append(str(ROOT / "bench"))
+
+from eval import load_sites, split_of  # noqa: E402
+
+from agent.abstain import DEFAULT_PATH, FEATURES, features  # noqa: E402
+from agent.config import AgentSettings  # noqa: E402
+from agent.service import build_services  # noqa: E402
+from ingest.pipeline import run_ingest  # noqa: E402
 
 MAX_OUT_ANSWERED = 0.10
 
@@ -43,14 +56,32 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 20000) -> np
     return w
 
 
+async def dev_rows(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for site in load_sites(args, work / "sites"):
+        base = (args.data / site.name) if args.data else work / site.name
+        settings = AgentSettings(data_dir=base / "data", docs_cache=site.cache)
+        await run_ingest(settings, [str(site.cache)])
+        retriever = build_services(settings).retriever
+        for case in site.questions:
+            if split_of(case["id"]) != "dev" or case.get("history"):
+                continue  # only dev is read; follow-ups are decided like their first turn
+            values = features(retriever.retrieve(case["question"]))
+            rows.append({"site": site.name, "out_of_scope": bool(case.get("out_of_scope")), **values})
+        print(f"[{site.name}] {sum(r['site'] == site.name for r in rows)} dev rows", file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("features")
+    parser.add_argument("--sites", metavar="CORPORA_DIR", required=True)
+    parser.add_argument("--data", type=Path)
     parser.add_argument("--out", type=Path, default=DEFAULT_PATH)
     args = parser.parse_args()
-    rows = json.loads(Path(args.features).read_text())
-    if any(r["split"] != "dev" for r in rows):
-        raise SystemExit("refusing to fit on test rows: run bench/eval.py --split dev")
+    args.corpus = None
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = asyncio.run(dev_rows(args, Path(tmp)))
     x = np.array([[float(r[f]) for f in FEATURES] for r in rows])
     y = np.array([0.0 if r["out_of_scope"] else 1.0 for r in rows])
     mu, sd = x.mean(0), x.std(0) + 1e-9

@@ -19,7 +19,7 @@ The split is fixed by a hash of each question id (`split_of`): tune on dev, repo
     python bench/eval.py --corpus DIR --questions FILE [--host HOST]
     python bench/eval.py --sites CORPORA_DIR              # every site in bench/eval/sites.json
     options: --split dev|test|all (default test), --show N (failures printed per site),
-             --features FILE (write per-question retrieval features, for bench/calibrate.py),
+             --no-profile (ignore sites' docsagent.yaml: the core alone),
              --data DIR (keep the indexes there between runs; re-ingest is incremental)
 
 A CORPORA_DIR holds one checkout per site, named as in sites.json ("owner+name").
@@ -48,8 +48,8 @@ sys.path.append(str(ROOT / "bench"))
 
 from corpus import page_url, prepare  # noqa: E402
 
-from agent.abstain import features  # noqa: E402
 from agent.config import AgentSettings  # noqa: E402
+from agent.profile import SiteProfile  # noqa: E402
 from agent.service import answer, build_services  # noqa: E402
 from ingest.pipeline import run_ingest  # noqa: E402
 
@@ -85,26 +85,34 @@ class Row:
     case: dict[str, Any]
     mode: str
     answer: str
-    sources: list[tuple[str, str, str]]  # (page url, anchor, section title)
+    sources: list[tuple[str, str, str, str]]  # (page url, anchor, section title, breadcrumb)
     ms: float
     correct: bool
     cited_gold: bool
     fact: bool
-    retrieved: list[tuple[str, str, str]] = field(default_factory=list)  # like sources
-    features: dict[str, float] = field(default_factory=dict)
+    retrieved: list[tuple[str, str, str, str]] = field(default_factory=list)  # like sources
 
 
 def _gold(site: Site, case: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(page_url(site.host, g["page"]), _words(g["section"])) for g in case.get("gold", [])]
+    host = case.get("site") or site.host  # a cache of several sites names each question's
+    return [(page_url(host, g["page"]), _words(g["section"])) for g in case.get("gold", [])]
 
 
-def _is_gold(site: Site, case: dict[str, Any], url: str, anchor: str, section: str) -> bool:
+def _is_gold(
+    site: Site, case: dict[str, Any], url: str, anchor: str, section: str, breadcrumb: str
+) -> bool:
+    """A cited section is gold when it is a gold section or lies under one (the steps
+    under "Restoring to a point in time" answer from that section); the page intro
+    ("") is gold only itself."""
+    ancestors = {_words(p) for p in breadcrumb.split(" › ")[1:-1]}
     for page, wanted in _gold(site, case):
         if url != page:
             continue
         if wanted == "" and not anchor:
             return True
         if wanted and (_words(section) == wanted or anchor.replace("-", " ") == wanted):
+            return True
+        if wanted and wanted in ancestors:
             return True
     return False
 
@@ -114,9 +122,7 @@ def _split(url: str) -> tuple[str, str]:
     return page, anchor
 
 
-async def run_site(
-    site: Site, split: str, data: Path | None, features: bool
-) -> list[Row]:
+async def run_site(site: Site, split: str, data: Path | None, profile: bool) -> list[Row]:
     cases = [q for q in site.questions if split == "all" or split_of(q["id"]) == split]
     with tempfile.TemporaryDirectory() as tmp:
         base = (data / site.name) if data else Path(tmp)
@@ -127,7 +133,10 @@ async def run_site(
             upstream_url=f"https://{site.host}",
             site_url=f"https://{site.host}",
         )
+        started = time.perf_counter()
         await run_ingest(settings, [str(site.cache)])
+        print(f"[{site.name}] indexed in {time.perf_counter() - started:.0f} s; "
+              f"{len(cases)} questions", file=sys.stderr, flush=True)
 
         def upstream(request: httpx.Request) -> httpx.Response:
             q = request.url.params.get("ask", "")
@@ -135,6 +144,8 @@ async def run_site(
 
         async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
             services = build_services(settings, http_client=client)
+            if not profile:
+                services.retriever.profile = SiteProfile()
             await answer(services, "warm up")  # load the model and the lexical index once
             rows = []
             for case in cases:
@@ -144,7 +155,12 @@ async def run_site(
                 started = time.perf_counter()
                 result = await answer(services, case["question"], conversation_id=conv)
                 ms = (time.perf_counter() - started) * 1000
-                srcs = [(*_split(s.url), s.section) for s in result.sources]
+                crumbs = {
+                    c.anchor_url: c.breadcrumb
+                    for s in result.sources
+                    for c in services.retriever.page(_split(s.url)[0])
+                }
+                srcs = [(*_split(s.url), s.section, crumbs.get(s.url, "")) for s in result.sources]
                 local = result.mode == "local"
                 cited = local and any(_is_gold(site, case, *s) for s in srcs)
                 text = _norm(result.answer)
@@ -153,10 +169,9 @@ async def run_site(
                 if not case.get("history"):
                     retrieval = services.retriever.retrieve(case["question"])
                     row.retrieved = [
-                        (*_split(h.chunk.anchor_url), h.chunk.section) for h in retrieval.hits
+                        (*_split(h.chunk.anchor_url), h.chunk.section, h.chunk.breadcrumb)
+                        for h in retrieval.hits
                     ]
-                    if features:
-                        row.features = features(retrieval)
                 rows.append(row)
     return rows
 
@@ -213,8 +228,8 @@ def show_failures(site: Site, rows: list[Row], limit: int) -> None:
         gold = [f"{g['page']}#{g['section']}" for g in c.get("gold", [])]
         print(f"\n--- {c['id']} [{c.get('kind')}] {c['question']!r} history={c.get('history', [])}")
         print(f"    gold={gold} facts={c.get('facts')}")
-        print(f"    mode={r.mode} cited={r.cited_gold} fact={r.fact} {r.features or ''}")
-        got = [f"{u.rsplit('/', 1)[-1]}#{a}" for u, a, _ in r.retrieved[:3]]
+        print(f"    mode={r.mode} cited={r.cited_gold} fact={r.fact}")
+        got = [f"{u.rsplit('/', 1)[-1]}#{a}" for u, a, _, _ in r.retrieved[:3]]
         print(f"    retrieved={got}")
         print("    " + r.answer[:600].replace("\n", "\n    "))
 
@@ -258,7 +273,7 @@ def main() -> None:
     parser.add_argument("--sites", metavar="CORPORA_DIR")
     parser.add_argument("--split", default="test", choices=["dev", "test", "all"])
     parser.add_argument("--show", type=int, default=0)
-    parser.add_argument("--features")
+    parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--data", type=Path)
     parser.add_argument("--only", help="comma-separated site names")
     args = parser.parse_args()
@@ -270,11 +285,9 @@ def main() -> None:
         if args.only:
             sites = [s for s in sites if s.name in args.only.split(",")]
         report: dict[str, dict[str, Any]] = {}
-        all_rows: list[tuple[Site, Row]] = []
         for site in sites:
-            rows = asyncio.run(run_site(site, args.split, args.data, bool(args.features)))
+            rows = asyncio.run(run_site(site, args.split, args.data, not args.no_profile))
             report[site.name] = summarise(site, rows)
-            all_rows += [(site, r) for r in rows]
             if args.show:
                 show_failures(site, rows, args.show)
     print(f"\nsplit: {args.split}")
@@ -287,17 +300,6 @@ def main() -> None:
             cells.append(f"{v:>12.3f}" if isinstance(v, float) and "ms" not in key else f"{v:>12.1f}"
                          if isinstance(v, float) else f"{v:>12}")
         print(f"{key:24}" + "".join(cells))
-    if args.features:
-        out = [
-            {"site": s.name, "id": r.case["id"], "split": split_of(r.case["id"]),
-             "out_of_scope": bool(r.case.get("out_of_scope")),
-             "top_is_gold": bool(r.retrieved) and _is_gold(s, r.case, *r.retrieved[0]),
-             "any_gold": any(_is_gold(s, r.case, *x) for x in r.retrieved[:3]),
-             **r.features}
-            for s, r in all_rows if r.features
-        ]  # fmt: skip
-        Path(args.features).write_text(json.dumps(out, indent=1))
-        print(f"\n{len(out)} feature rows → {args.features}")
 
 
 if __name__ == "__main__":

@@ -204,7 +204,10 @@ def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = No
         if t == "text":
             out.append(strip_residue(tok.content))
         elif t == "code_inline":
-            out.append(f"{tok.markup}{tok.content}{tok.markup}")
+            code = tok.content
+            if code.startswith("`") or code.endswith("`"):  # `` `x` `` needs its spaces back
+                code = f" {code} "
+            out.append(f"{tok.markup}{code}{tok.markup}")
         elif t in ("softbreak", "hardbreak"):
             out.append("\n")
         elif t == "link_open":

@@ -209,3 +209,21 @@ def test_markdown_links_and_emphasis() -> None:
     s = parse_page(md, "https://d.io/t").sections[0]
     assert s.text == "See [the guide](https://d.io/guide) and bold words and ."
     assert s.meta["images"] == [{"src": "/i.png", "alt": "", "caption": ""}]
+
+
+def test_gitbook_markup_documented_in_code_stays_verbatim() -> None:
+    """A site that documents its own markup: tags inside code spans and fenced examples
+    are content, kept exactly as written; the real hint around them still works."""
+    md = (
+        "# Variables\n\n"
+        "Insert `{% vars.support_email %}` or `{% if visitor.claims.plan == \"pro\" %}`.\n\n"
+        '{% hint style="info" %}\n'
+        "Mention `{% endhint %}` in code. Double ticks: `` `{% hint %}` ``.\n"
+        "{% endhint %}\n\n"
+        "```markdown\n{% hint style=\"warning\" %}\nCareful!\n{% endhint %}\n```\n"
+    )
+    text = parse_page(md, "https://d.test/vars").sections[0].text
+    assert '`{% vars.support_email %}` or `{% if visitor.claims.plan == "pro" %}`' in text
+    assert "> **Info:** Mention `{% endhint %}` in code. Double ticks: `` `{% hint %}` ``." in text
+    assert '```markdown\n{% hint style="warning" %}\nCareful!\n{% endhint %}\n```' in text
+    assert text.count("{%") == text.count("%}") == 6
