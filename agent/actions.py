@@ -191,9 +191,3 @@ def execute(
 def cancelled(pending: Pending) -> Answer:
     return Answer(answer=f"Cancelled. The key '{pending.key_name}' was not changed.", mode="action")
 
-
-NOTHING_PENDING = "There is nothing waiting for your confirmation in this conversation."
-
-
-def nothing_pending() -> Answer:
-    return Answer(answer=NOTHING_PENDING, mode="action")
