@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.approvals import Approvals, Pending, preview_for
-from agent.errors import KeyError_, KeyNameError, KeyNotFoundError
+from agent.errors import KeyManagementError, KeyNameError, KeyNotFoundError
 from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
 from agent.keys.tools import (
     KeyToolContext,
@@ -135,7 +135,7 @@ def _stage(
         )
     try:
         record = resolve_key(keys, owner, intent.key_ref, principal=principal)
-    except KeyError_ as exc:
+    except KeyManagementError as exc:
         records = keys.list(owner, principal=principal)
         problem = "is ambiguous" if not isinstance(exc, KeyNotFoundError) else "was not found"
         text = (
@@ -190,4 +190,3 @@ def execute(
 
 def cancelled(pending: Pending) -> Answer:
     return Answer(answer=f"Cancelled. The key '{pending.key_name}' was not changed.", mode="action")
-

@@ -6,7 +6,7 @@
     │   └── CircuitOpenError     too many recent upstream failures; not tried
     ├── ApprovalError            unknown, expired, used, or someone else's pending action
     ├── LLMError                 the configured chat model failed
-    └── KeyError_                base of every key-management error
+    └── KeyManagementError   base of every key-management error
         ├── AuthenticationError  a key did not verify (same error for every reason)
         ├── KeyNotFoundError     no such key for this owner (another owner's key included)
         ├── KeyNameError         name empty, too long, control characters, or duplicate
@@ -46,22 +46,22 @@ class LLMError(AgentError):
     """The configured chat model failed."""
 
 
-class KeyError_(AgentError):  # noqa: N801 - avoid shadowing the builtin KeyError
+class KeyManagementError(AgentError):
     """Base of key-management errors."""
 
 
-class AuthenticationError(KeyError_):
+class AuthenticationError(KeyManagementError):
     """The API key is unknown, malformed, disabled, expired or revoked (never says which)."""
 
     def __init__(self, message: str = "invalid API key") -> None:
         super().__init__(message)
 
 
-class KeyNotFoundError(KeyError_):
+class KeyNotFoundError(KeyManagementError):
     """No such key for this owner."""
 
 
-class KeyNameError(KeyError_):
+class KeyNameError(KeyManagementError):
     """The key name is invalid or already used by this owner."""
 
 
@@ -69,15 +69,15 @@ class KeyNameTakenError(KeyNameError):
     """This owner already has a live key with that name."""
 
 
-class KeyConflictError(KeyError_):
+class KeyConflictError(KeyManagementError):
     """A concurrent change to the same key won."""
 
 
-class PermissionDeniedError(KeyError_):
+class PermissionDeniedError(KeyManagementError):
     """The principal may not do this."""
 
 
-class BackendError(KeyError_):
+class BackendError(KeyManagementError):
     """The key backend failed (database or remote API)."""
 
 

@@ -36,7 +36,7 @@ from agent.actions import SIGN_IN, staged_answer
 from agent.approvals import Pending, preview_for
 from agent.config import AgentSettings
 from agent.conversations import scrub
-from agent.errors import KeyError_, LLMError, UpstreamError
+from agent.errors import KeyManagementError, LLMError, UpstreamError
 from agent.extractive import source_for
 from agent.keys import tools as key_tools
 from agent.keys.base import Channel, Principal
@@ -140,7 +140,7 @@ def _tools(services: AgentServices, turn: _Turn) -> list[BaseTool]:
             return SIGN_IN
         try:
             created = key_tools.generate_api_key(ctx, name)
-        except KeyError_ as exc:
+        except KeyManagementError as exc:
             return f"Could not create the key: {exc}"
         return json.dumps(
             {**created, "secret": "shown to the user once, outside this chat"}, default=str
@@ -156,7 +156,7 @@ def _tools(services: AgentServices, turn: _Turn) -> list[BaseTool]:
             record = key_tools.resolve_key(
                 services.keys, turn.principal.owner, key, principal=turn.principal
             )
-        except KeyError_ as exc:
+        except KeyManagementError as exc:
             return f"No such key: {exc}"
         if approval is None or approval.tool != tool or approval.key_id != record.id:
             return "Not done: this change needs the user's approval, which was not given."
@@ -335,7 +335,7 @@ def _stage(
             str(request["args"].get("key", "")),
             principal=principal,
         )
-    except KeyError_:
+    except KeyManagementError:
         text = "I could not tell which key you mean; nothing was changed. Name one of your keys."
         return Answer(answer=text, mode="action"), {}
     pending = services.approvals.create(

@@ -90,7 +90,11 @@ def build_services(
         keys=keys or make_key_manager(settings, engine=engine, http_client=client),
         engine=engine,
         retriever=Retriever(index),
-        fallback=Fallback(settings, client, cache=AnswerCache(engine, clock, ttl=settings.fallback_cache_ttl_seconds)),
+        fallback=Fallback(
+            settings,
+            client,
+            cache=AnswerCache(engine, clock, ttl=settings.fallback_cache_ttl_seconds),
+        ),
         approvals=Approvals(engine, clock, settings.approval_ttl_seconds),
         conversations=Conversations(engine, clock),
         chat_model=chat_model,

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from ingest.errors import IndexError_
+from ingest.errors import DocIndexError
 
 _META = sa.MetaData()
 pages_table = sa.Table(
@@ -94,7 +94,7 @@ class PageRecords:
             with self.engine.begin() as db:
                 yield db
         except sa.exc.SQLAlchemyError as exc:
-            raise IndexError_(f"ingest record at {self.location} failed: {exc}") from exc
+            raise DocIndexError(f"ingest record at {self.location} failed: {exc}") from exc
 
     def all(self) -> dict[str, PageRecord]:
         with self._tx() as db:

@@ -32,7 +32,6 @@ from server.config import Settings, get_settings
 from server.deps import doc_index
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
-from server.problems import error_body, to_server_error
 from server.ratelimit import RateLimiter
 from server.routes import ask, chat, completions, feedback, keys, mcp, ops, tools
 
@@ -67,14 +66,16 @@ def _error_response(request: Request, error: http.ServerError) -> JSONResponse:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(int(max(1, error.retry_after)))
-    return JSONResponse(error_body(error, request_id), status_code=error.status, headers=headers)
+    return JSONResponse(
+        http.error_body(error, request_id), status_code=error.status, headers=headers
+    )
 
 
 def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     async def ours(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, UpstreamError):
             metrics.fallback_failures.inc()
-        return _error_response(request, to_server_error(exc))
+        return _error_response(request, http.to_server_error(exc))
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.tools import StructuredTool, ToolException
 
-from agent.errors import KeyError_, KeyNameError, KeyNotFoundError
+from agent.errors import KeyManagementError, KeyNameError, KeyNotFoundError
 from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
 from agent.keys.format import parse_key
 from agent.models import NewSecret
@@ -135,7 +135,7 @@ def as_langchain_tools(ctx: KeyToolContext) -> list[StructuredTool]:
     def call(func: Callable[..., Any], **kwargs: Any) -> Any:
         try:
             return func(ctx, **kwargs)
-        except KeyError_ as exc:  # messages name keys by id/name/mask only
+        except KeyManagementError as exc:  # messages name keys by id/name/mask only
             raise ToolException(str(exc)) from exc
 
     def list_api_keys_tool() -> Any:
