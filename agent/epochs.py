@@ -26,16 +26,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent.errors import BackendError
+from agent.tables import epochs_table
 
 KEYS = "keys"
 AUTH_FAILURES = "auth_failures"
 
-epochs_table = sa.Table(
-    "epochs",
-    sa.MetaData(),
-    sa.Column("name", sa.String(32), primary_key=True),
-    sa.Column("value", sa.BigInteger, nullable=False),
-)
 _E = epochs_table.c
 _BUMP = sa.update(epochs_table).where(_E.name == sa.bindparam("epoch")).values(value=_E.value + 1)
 _READ = sa.select(_E.value).where(_E.name == sa.bindparam("epoch"))

@@ -21,35 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agent.errors import BackendError
-
-metadata = sa.MetaData()
-
-insights_table = sa.Table(
-    "insights",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("conversation_id", sa.String(64), nullable=False, index=True),
-    sa.Column("turn", sa.Integer, nullable=False),
-    sa.Column("owner", sa.String(255), nullable=True),
-    sa.Column("channel", sa.String(16), nullable=False),
-    sa.Column("mode", sa.String(16), nullable=False),
-    sa.Column("question", sa.Text, nullable=False),
-    sa.Column("sources", sa.Text, nullable=False),
-    sa.Column("latency_ms", sa.Float, nullable=False),
-)
-
-feedback_table = sa.Table(
-    "feedback",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("conversation_id", sa.String(64), nullable=False, index=True),
-    sa.Column("turn", sa.Integer, nullable=False),
-    sa.Column("owner", sa.String(255), nullable=True),
-    sa.Column("rating", sa.String(8), nullable=False),
-    sa.Column("comment", sa.Text, nullable=False),
-)
+from agent.tables import feedback_table, insights_table
 
 # prefix_ + a random body with a digit in it (dak_…, nexos-…, sk-…), or a long bare token
 _KEYLIKE = re.compile(

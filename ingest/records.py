@@ -21,24 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ingest.errors import DocIndexError
+from ingest.tables import metadata, pages_table, versions_table
 
-_META = sa.MetaData()
-pages_table = sa.Table(
-    "ingest_pages",
-    _META,
-    sa.Column("collection", sa.String(200), primary_key=True),
-    sa.Column("url", sa.String(2000), primary_key=True),
-    sa.Column("md_url", sa.String(2000), nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("chunks", sa.Integer, nullable=False),
-)
-versions_table = sa.Table(
-    "ingest_versions",
-    _META,
-    sa.Column("collection", sa.String(200), primary_key=True),
-    sa.Column("version", sa.BigInteger, nullable=False),
-)
 P, V = pages_table.c, versions_table.c
 
 
@@ -82,7 +66,7 @@ class PageRecords:
         insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._insert: Any = insert
         try:
-            _META.create_all(engine)
+            metadata.create_all(engine)
         except sa.exc.SQLAlchemyError:
             # several workers creating the tables at once: one wins, the rest see them
             if not sa.inspect(engine).has_table(pages_table.name):

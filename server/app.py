@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.db import exclusive, migrate
+from agent.db import exclusive
 from agent.errors import AgentError, UpstreamError
 from agent.insights import InsightsStore
 from agent.service import AgentServices, build_services, close
@@ -29,6 +29,7 @@ from server import errors as http
 from server.answering import Answering
 from server.auth import bootstrap_admin
 from server.config import Settings, get_settings
+from server.db import migrate
 from server.deps import doc_index
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics

@@ -43,6 +43,7 @@ from agent.bounded import put_bounded
 from agent.epochs import AUTH_FAILURES, EpochReader, bump
 from agent.errors import BackendError
 from server.errors import TooManyRequests, Unavailable
+from server.tables import rate_limits_table
 
 WINDOW_SECONDS = 60
 LEASE_MIN_LEFT = 4096  # count locally only while at least this many requests are left
@@ -50,13 +51,6 @@ LEASE_SHARE = 64  # …and at most 1/LEASE_SHARE of them between syncs
 SYNC_SECONDS = 1.0  # …and for at most this long
 MAX_TRACKED = 10_000  # buckets remembered in memory (oldest forgotten first)
 
-rate_limits_table = sa.Table(
-    "rate_limits",
-    sa.MetaData(),
-    sa.Column("bucket", sa.String(160), primary_key=True),
-    sa.Column("window", sa.BigInteger, primary_key=True),
-    sa.Column("count", sa.Integer, nullable=False),
-)
 _T = rate_limits_table.c
 
 

@@ -47,8 +47,8 @@ from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, Channel, Principal
 from agent.keys.cache import KeyCache, VerifiedKey
 from agent.keys.format import clean_name, generate_key, mask_secret, masked, parse_key
 from agent.keys.pepper import digest, load_pepper
-from agent.keys.tables import keys_table, secrets_table
 from agent.keys.usage import UsageRecorder
+from agent.tables import keys_table, secrets_table
 
 MAX_GRACE_SECONDS = 24 * 3600
 K, S = keys_table.c, secrets_table.c

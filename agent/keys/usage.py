@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent.epochs import KEYS, bump
 from agent.errors import BackendError
-from agent.keys.tables import keys_table
+from agent.tables import keys_table
 
 RESOLUTION = timedelta(minutes=1)
 _K = keys_table.c

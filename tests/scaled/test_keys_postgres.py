@@ -12,12 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from agent.config import AgentSettings
-from agent.db import make_engine, migrate
+from agent.db import make_engine
 from agent.errors import KeyNotFoundError
 from agent.keys.base import KeyManager
 from agent.keys.factory import make_key_manager
 from agent.keys.local import LocalKeyManager
 from server.config import Settings
+from server.db import migrate
 from server.errors import TooManyRequests
 from server.ratelimit import RateLimiter
 from tests.agent.keys.racing import after, race_rotations, working
@@ -126,7 +127,7 @@ def test_four_processes_migrating_a_fresh_database_at_once(pg_url: str) -> None:
             versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
             tables = set(sa.inspect(conn).get_table_names())
         assert len(versions) == 1
-        assert {"api_keys", "api_key_secrets", "alembic_version"} <= tables
+        assert {"api_keys", "api_key_secrets", "alembic_version", "rate_limits"} <= tables
         keys = make_key_manager(
             AgentSettings(database_url=pg_url, key_pepper=PEPPER), engine=engine
         )

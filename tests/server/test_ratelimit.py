@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from agent.db import make_engine, migrate
+from agent.db import make_engine
 from agent.epochs import SQLITE_REUSE_SECONDS
 from server.config import Settings
+from server.db import migrate
 from server.errors import TooManyRequests
 from server.ratelimit import LEASE_MIN_LEFT, SYNC_SECONDS, RateLimiter
 
