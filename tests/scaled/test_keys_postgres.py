@@ -151,6 +151,13 @@ def test_cached_keys_and_leased_limits_across_two_workers_on_postgres(
         for _ in range(3):
             assert keys.verify(secret).owner == "alice"
         assert [r.name for r in keys.list("alice")] == ["Production"]
+        assert keys.list("alice")[0].last_used_at is not None  # written first: a new epoch row
+        spare, spare_secret = keys.create("alice", "Spare")
+        assert keys.list("alice")[1].last_used_at is None  # cached now
+        other.verify(remember_secret(spare_secret))
+        other.close()  # another batch for alice: the usage epoch row is bumped in place
+        assert keys.list("alice")[1].last_used_at is not None
+        keys.revoke("alice", spare.id)
         other.create("alice", "Second")
         assert [r.name for r in keys.list("alice")] == ["Production", "Second"]
         other.revoke("alice", record.id)
