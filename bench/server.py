@@ -4,8 +4,9 @@ with the per-key rate-limit counter on), against a bare FastAPI hello-world serv
 way (uvicorn, one worker) in the same run; prints the ratio and the server's peak RSS.
 
 The authenticated route runs once per `--keys` count: with 1 key every request is the same
-caller; with 100, requests take turns over 100 keys of 100 owners, so `last_used_at`
-writes land every second or so, as on a server with many active users.
+caller; with 100, requests take turns over 100 keys of 100 owners, as on a server with many
+active users (each key's use written once a minute, every due rate-limit lease synced once
+a second). Each key is used once before the clock starts.
 
     .venv/bin/python bench/server.py [--clients 16] [--seconds 5] [--keys 1,100]
 """
@@ -148,15 +149,20 @@ class Tally:
         return f"{self.name:32} {self.rps:8.1f} {p50:8.1f} {p99:8.1f} {self.errors:7d}"
 
 
-async def load(tally: Tally, port: int, clients: int, seconds: float, make: object) -> float:
-    """Run `clients` keep-alive clients for `seconds`; add to `tally`; return req/s."""
+async def load(
+    tally: Tally, port: int, clients: int, seconds: float, make: object, at_least: int = 0
+) -> float:
+    """Run `clients` keep-alive clients for `seconds` (and `at_least` requests each); add
+    to `tally`; return req/s."""
     count = len(tally.latencies)
     stop = time.perf_counter() + seconds
 
     async def worker() -> None:
         conn = Conn(port)
+        done = 0
         try:
-            while time.perf_counter() < stop:
+            while time.perf_counter() < stop or done < at_least:
+                done += 1
                 started = time.perf_counter()
                 status = await make(conn)  # type: ignore[operator]
                 tally.latencies.append(time.perf_counter() - started)
@@ -278,6 +284,7 @@ def main() -> None:
             secrets += more_keys(work / "data", count - len(secrets))
             callers = [{"Authorization": f"Bearer {s}"} for s in secrets[:count]]
             keys = partial(list_keys, callers=callers, turn=iter(range(10**9)))
+            asyncio.run(load(Tally("warm-up"), port, 1, 0.0, keys, at_least=count))
             tally, paired, ratios = Tally(f"GET /v1/user/api_keys ({count} keys)"), Tally(""), []
             for _ in range(opts.rounds):
                 piece = opts.seconds / opts.rounds

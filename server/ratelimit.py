@@ -18,7 +18,10 @@ In memory:
 - Per-key traffic is counted against a lease, but only far from the limit: while the
   shared row (as of this worker's last sync) leaves at least LEASE_MIN_LEFT (4,096)
   requests, a worker counts up to 1/64 of what is left on its own, for at most a second,
-  then adds them to the shared row and reads the total back. Any limit of 4,096 a minute
+  then adds them to the shared row and reads the total back. The leases that are due
+  sync together: one request is sent to sync, and it writes every due lease of this
+  worker in one transaction, so 100 busy keys cost one write a second, not 100 racing
+  for SQLite's write lock (whose busy handler sleeps up to 100 ms). Any limit of 4,096 a minute
   or less (the default is 600) is therefore exact across workers: every request syncs.
   Above that, a burst that spends most of the limit within one second may overshoot by at
   most 1/64 of the limit per other worker; a crashed worker forgets its unsynced hits.
@@ -107,6 +110,7 @@ class RateLimiter:
         self._leases: dict[str, _Lease] = {}
         self._known: dict[str, _Known] = {}
         self._lock = threading.Lock()
+        self._sync_sent = False  # a request is on its way to sync every due lease
 
     def close(self) -> None:
         self._epochs.close()
@@ -127,42 +131,67 @@ class RateLimiter:
             left = limit - _estimate(lease.shared, lease.previous, weight)
             if left < LEASE_MIN_LEFT or lease.unsynced + 1 > left / LEASE_SHARE:
                 return False
-            if not lease.syncing and self._monotonic() - lease.synced_at >= SYNC_SECONDS:
-                lease.syncing = True
+            if not self._sync_sent and self._due(lease, self._monotonic()):
+                self._sync_sent = lease.syncing = True  # this request syncs them all
                 return False
             lease.unsynced += 1
             return True
 
+    @staticmethod
+    def _due(lease: _Lease, now: float) -> bool:
+        return not lease.syncing and now - lease.synced_at >= SYNC_SECONDS
+
     def hit(self, bucket: str, limit: int) -> None:
         """Count one request in `bucket` (and any hits leased since the last sync) in the
-        shared counter; 429 once more than `limit` fall in the last minute."""
+        shared counter, syncing every other due lease of this minute with it; 429 once more
+        than `limit` fall in the last minute."""
         if limit <= 0:
             return
         window, retry_after, weight = self._window()
         with self._lock:
             lease = self._leases.get(bucket)
-            taken = lease.unsynced if lease is not None else 0
+            sender = lease is not None and lease.syncing  # try_hit sent this request
+            now = self._monotonic()
+            riders = [
+                (name, other)
+                for name, other in self._leases.items()
+                if name != bucket
+                and other.window == window
+                and other.unsynced > 0
+                and self._due(other, now)
+            ]
+            taken = {name: other.unsynced for name, other in riders}
+            taken[bucket] = lease.unsynced if lease is not None else 0
+            for _name, other in riders:
+                other.unsynced, other.syncing = 0, True
             if lease is not None:
                 lease.unsynced = 0
         try:
-            if lease is not None and lease.window != window and taken:
-                self._increment(bucket, lease.window, taken)  # hits of an older minute
-                taken = 0
-            current, previous = self._increment(bucket, window, taken + 1)
+            if lease is not None and lease.window != window and taken[bucket]:
+                self._increment(bucket, lease.window, taken[bucket])  # hits of an older minute
+                taken[bucket] = 0
+            totals = self._increment_many(window, {**taken, bucket: taken[bucket] + 1})
         except Unavailable:
-            with self._lock:
-                if lease is not None:  # keep the hits for the next sync
-                    lease.unsynced += taken
-                    lease.syncing = False
+            with self._lock:  # keep the hits for the next sync
+                for name, count in taken.items():
+                    if (kept := self._leases.get(name)) is not None:
+                        kept.unsynced += count
+                        kept.syncing = False
+                self._sync_sent = self._sync_sent and not sender
             raise
         with self._lock:
-            lease = self._leases.get(bucket)
-            if lease is None or lease.window != window:
-                fresh = _Lease(window, current, previous, 0, self._monotonic())
-                put_bounded(self._leases, bucket, fresh, MAX_TRACKED)
-            else:  # hits counted here during the sync stay in `unsynced`
-                lease.shared, lease.previous = current, previous
-                lease.synced_at, lease.syncing = self._monotonic(), False
+            now = self._monotonic()
+            for name, (current, previous) in totals.items():
+                kept = self._leases.get(name)
+                if kept is None or kept.window != window:
+                    fresh = _Lease(window, current, previous, 0, now)
+                    put_bounded(self._leases, name, fresh, MAX_TRACKED)
+                else:  # hits counted here during the sync stay in `unsynced`
+                    kept.shared, kept.previous = current, previous
+                    kept.synced_at, kept.syncing = now, False
+            if sender:
+                self._sync_sent = False
+        current, previous = totals[bucket]
         if _estimate(current, previous, weight) > limit:
             raise TooManyRequests("too many requests; slow down", retry_after=retry_after)
 
@@ -234,39 +263,50 @@ class RateLimiter:
         return window, retry_after, previous_weight
 
     @staticmethod
-    def _previous(conn: sa.Connection, bucket: str, window: int) -> int:
-        value = conn.execute(
-            sa.select(_T.count).where(_T.bucket == bucket, _T.window == window - 1)
-        ).scalar()
-        return int(value or 0)
+    def _previous(conn: sa.Connection, buckets: list[str], window: int) -> dict[str, int]:
+        """The previous window's counts of `buckets` (absent ones are 0)."""
+        rows = conn.execute(
+            sa.select(_T.bucket, _T.count).where(_T.bucket.in_(buckets), _T.window == window - 1)
+        )
+        return {bucket: int(count) for bucket, count in rows}
 
     def _increment(
         self, bucket: str, window: int, amount: int, *, announce: str | None = None
     ) -> tuple[int, int]:
         """Add `amount` hits; (this window's count, the previous window's count)."""
-        stmt = (
-            self._insert(rate_limits_table)
-            .values(bucket=bucket, window=window, count=amount)
-            .on_conflict_do_update(
-                index_elements=[_T.bucket, _T.window], set_={"count": _T.count + amount}
-            )
-            .returning(_T.count)
-        )
+        return self._increment_many(window, {bucket: amount}, announce=announce)[bucket]
+
+    def _increment_many(
+        self, window: int, amounts: dict[str, int], *, announce: str | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Add hits to several buckets in one transaction; per bucket (this window's
+        count, the previous window's count)."""
+        counts: dict[str, int] = {}
         try:
             with self._engine.begin() as conn:
-                count = int(conn.execute(stmt).scalar_one())
-                if count == amount:  # first hits of a new window: drop windows before the last
-                    conn.execute(
-                        rate_limits_table.delete().where(
-                            _T.bucket == bucket, _T.window < window - 1
+                for bucket, amount in amounts.items():
+                    stmt = (
+                        self._insert(rate_limits_table)
+                        .values(bucket=bucket, window=window, count=amount)
+                        .on_conflict_do_update(
+                            index_elements=[_T.bucket, _T.window],
+                            set_={"count": _T.count + amount},
                         )
+                        .returning(_T.count)
                     )
-                previous = self._previous(conn, bucket, window)
+                    counts[bucket] = int(conn.execute(stmt).scalar_one())
+                    if counts[bucket] == amount:  # a new window: drop windows before the last
+                        conn.execute(
+                            rate_limits_table.delete().where(
+                                _T.bucket == bucket, _T.window < window - 1
+                            )
+                        )
+                previous = self._previous(conn, list(amounts), window)
                 if announce is not None:
                     bump(conn, announce)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
-        return count, previous
+        return {bucket: (count, previous.get(bucket, 0)) for bucket, count in counts.items()}
 
     def _count(self, bucket: str, window: int) -> tuple[int, int]:
         try:
@@ -274,7 +314,7 @@ class RateLimiter:
                 value = conn.execute(
                     sa.select(_T.count).where(_T.bucket == bucket, _T.window == window)
                 ).scalar()
-                previous = self._previous(conn, bucket, window)
+                previous = self._previous(conn, [bucket], window).get(bucket, 0)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
         return int(value or 0), previous

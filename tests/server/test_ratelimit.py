@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import event
 
 from agent.db import make_engine
 from agent.epochs import SQLITE_REUSE_SECONDS
@@ -175,3 +176,33 @@ def test_a_due_lease_is_synced_by_one_request_while_the_others_keep_counting(
     a.hit("key:hot", 10_000)  # 23 in all
     with pytest.raises(TooManyRequests):
         b.hit("key:hot", 23)
+
+
+def test_due_leases_are_synced_together_in_one_transaction(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    """With many busy keys, one request a second writes every due lease (not one write per
+    key, racing for SQLite's write lock), and each key's count reaches the shared row."""
+    a, b, clock = limiters
+    busy = [f"key:busy-{i}" for i in range(5)]
+    for name in busy:
+        a.hit(name, 10_000)
+        assert a.try_hit(name, 10_000)
+    clock.now += SYNC_SECONDS
+    assert not a.try_hit(busy[0], 10_000)  # sent to sync…
+    assert all(a.try_hit(name, 10_000) for name in busy[1:])  # …so the others keep counting
+    transactions: list[object] = []
+
+    def begun(connection: object) -> None:
+        transactions.append(connection)
+
+    event.listen(a._engine, "begin", begun)
+    try:
+        a.hit(busy[0], 10_000)
+    finally:
+        event.remove(a._engine, "begin", begun)
+    assert len(transactions) == 1
+    for name in busy:  # 3 each in the shared row: the other worker's next one is the 4th
+        with pytest.raises(TooManyRequests):
+            b.hit(name, 3)
+    assert all(a.try_hit(name, 10_000) for name in busy)  # fresh leases, synced just now
