@@ -8,6 +8,7 @@ start, and run the MCP session manager. Every error leaves as the one JSON error
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.db import exclusive
@@ -166,14 +168,28 @@ def create_app(
     return app
 
 
+# every option `add_api_route` takes that an APIRoute keeps as an attribute of the same name
+_ROUTE_OPTIONS = tuple(
+    name
+    for name in inspect.signature(APIRouter.add_api_route).parameters
+    if name not in ("self", "path", "endpoint", "route_class_override")
+)
+
+
 def _add_routes(app: FastAPI, router: APIRouter) -> None:
-    """Put a router's routes on the app itself. `include_router` (FastAPI 0.16x) keeps the
-    router as one lazily resolved entry that every request passing it matches twice
-    through a context layer: ~15 µs on the authenticated key listing, 50 µs before the
-    `.md` catch-all. Our routers have no prefix, dependencies or lifespan, so their route
-    objects are the app's routes unchanged (and `app.dependency_overrides` does not apply
-    to them: tests build apps from real services instead)."""
-    app.router.routes.extend(router.routes)
+    """Put a router's routes on the app itself, rebuilt by `app.router.add_api_route` from
+    their own options. `include_router` (FastAPI 0.16x) keeps the router as one lazily
+    resolved entry that every request passing it matches twice through a context layer
+    (~15 µs on the authenticated key listing, 50 µs before the `.md` catch-all); appending
+    the router's route objects as they are avoids that but leaves them without the app as
+    their dependency-overrides provider, so `app.dependency_overrides` would not reach
+    them. Rebuilt on the app, a route is both: matched once, and overridable."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            options = {name: getattr(route, name) for name in _ROUTE_OPTIONS}
+            app.router.add_api_route(route.path, route.endpoint, **options)
+        else:
+            app.router.routes.append(route)
 
 
 def _docs_routes_last(app: FastAPI) -> None:
