@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from agent.errors import BackendError
+from agent.errors import BackendError, ConversationNotFoundError
 from agent.tables import feedback_table, insights_table
 
 # prefix_ + a random body with a digit in it (dak_…, nexos-…, sk-…), or a long bare token
@@ -126,6 +126,18 @@ class InsightsStore:
         if row is None:
             return None
         return TurnRecord(conversation_id, turn, row.owner, row.question)
+
+    def rate(
+        self, caller: str | None, *, conversation_id: str, turn: int, rating: str, comment: str
+    ) -> None:
+        """Feedback from `caller` (an owner, None when anonymous) on a recorded answer they
+        may see; someone else's answer is as unknown as a missing one."""
+        record = self.find_turn(conversation_id, turn)
+        if record is None or (record.owner is not None and record.owner != caller):
+            raise ConversationNotFoundError("no such answer in this conversation")
+        self.add_feedback(
+            conversation_id=conversation_id, turn=turn, rating=rating, comment=comment, owner=caller
+        )
 
     def add_feedback(
         self, *, conversation_id: str, turn: int, rating: str, comment: str, owner: str | None

@@ -36,12 +36,21 @@ def strip_upstream(markdown: str) -> str:
 
 
 def body(services: AgentServices, url: str) -> str:
-    """A page's markdown as cached at ingest (site frame removed), else its chunks joined."""
+    """A page's markdown as cached at ingest (site frame removed), else rebuilt from its
+    chunks under their section headings."""
     cached = DocsCache(services.settings.docs_cache).read(url)
     if cached is not None:
         return strip_upstream(cached)
     chunks = sorted(services.index.page_chunks(url), key=lambda c: c.position)
-    return "\n\n".join(chunk.text for chunk in chunks)
+    if not chunks:
+        return ""
+    parts, headed = [f"# {chunks[0].title}"], {chunks[0].title}
+    for chunk in chunks:
+        if chunk.section and chunk.section not in headed:  # each section's heading once
+            parts.append(f"## {chunk.section}")
+            headed.add(chunk.section)
+        parts.append(chunk.text)
+    return "\n\n".join(parts)
 
 
 def page_url(site_url: str, ref: str) -> str:

@@ -142,13 +142,8 @@ async def answer(
         result, extra = await run_turn(services, text, conv, principal, channel)
         meta.update(extra)
     elif intent.kind in ACTIONS:
-        outcome = actions.key_action(
-            intent,
-            keys=services.keys,
-            approvals=services.approvals,
-            principal=principal,
-            channel=channel,
-            conversation_id=conv,
+        outcome = await actions.key_action(
+            services, intent, principal=principal, channel=channel, conversation_id=conv
         )
         result = outcome.answer
         meta.update(outcome.meta)
@@ -284,9 +279,7 @@ async def _decide(
         return result
     if not approve:
         return actions.cancelled(pending)
-    return await asyncio.to_thread(
-        actions.execute, pending, keys=services.keys, principal=principal, channel=channel
-    )
+    return await actions.execute(services, pending, principal=principal, channel=channel)
 
 
 def history(

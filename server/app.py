@@ -22,12 +22,13 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.db import exclusive
-from agent.errors import AgentError, UpstreamError
+from agent.errors import AgentError, ArgumentError, UpstreamError
 from agent.insights import InsightsStore
 from agent.service import AgentServices, build_services, close
 from ingest.errors import IngestError
 from ingest.pipeline import ingest_sync
 from server import errors as http
+from server import version
 from server.answering import Answering
 from server.auth import bootstrap_admin
 from server.config import Settings, get_settings
@@ -82,11 +83,8 @@ def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-            for e in exc.errors()[:5]
-        ]
-        return _error_response(request, http.BadRequest("; ".join(problems) or "invalid request"))
+        described = ArgumentError.from_errors(list(exc.errors()))
+        return _error_response(request, http.BadRequest(str(described)))
 
     async def starlette_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -141,7 +139,7 @@ def create_app(
 
     app = FastAPI(
         title="docsagent",
-        version="0.1.0",
+        version=version(),
         description="Documentation agent: chat, GitBook-compatible ask proxy, key API, MCP.",
         lifespan=lifespan,
         docs_url="/docs",

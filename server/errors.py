@@ -71,10 +71,13 @@ class Unavailable(ServerError):
 # most specific first
 _MAP: tuple[tuple[type[Exception], type[ServerError]], ...] = (
     (agent_errors.QuestionError, BadRequest),
+    (agent_errors.ArgumentError, BadRequest),
     (agent_errors.UpstreamError, UpstreamFailed),
+    (agent_errors.ApprovalPendingError, Conflict),
     (agent_errors.ApprovalError, NotFound),
     (agent_errors.ConversationNotFoundError, NotFound),
     (agent_errors.LLMError, UpstreamFailed),
+    (agent_errors.KeyRequiredError, Unauthorized),
     (agent_errors.AuthenticationError, Unauthorized),
     (agent_errors.KeyNotFoundError, NotFound),
     (agent_errors.KeyConflictError, Conflict),

@@ -15,14 +15,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from agent.errors import QuestionError, UpstreamError
-from agent.pages import body, closest, page_url, titles
-from agent.service import AgentServices
+from agent.pages import body, titles
+from agent.toolbox import docs
+from agent.toolbox.registry import ToolCall, invoke
 from ingest.cache import DocsCache
 from ingest.llms_txt import LlmsEntry, parse_llms_txt, render_llms_txt
 from server import markdown as md
 from server.config import Settings
 from server.deps import AnsweringDep, OptionalPrincipal, ServicesDep, SettingsDep
 from server.errors import BadRequest, NotFound
+from server.toolhost import ServerHost
 
 router = APIRouter(tags=["docs (GitBook-compatible)"])
 MARKDOWN = "text/markdown; charset=utf-8"
@@ -119,25 +121,8 @@ async def page(
     md_url = f"{base}/{page_path}.md"
     if ask is not None:
         return await _ask(ask, goal, request, settings, answering, principal, md_url, base, site)
-    text = await anyio.to_thread.run_sync(
-        lambda: page_markdown(settings, services, base, page_path)
-    )
-    return _markdown(text)
-
-
-def page_markdown(settings: Settings, services: AgentServices, base: str, page_path: str) -> str:
-    """`<page>.md` as this server serves it, or the not-found text with the closest pages."""
-    site = _site(settings)
-    url, pages = page_url(site, page_path), titles(services)
-    path = urlsplit(url).path
-    if url not in pages:
-        near = [
-            (title, md.local_md_url(u, site, base)) for title, u in closest(services, pages, path)
-        ]
-        return md.not_found_document(f"{path}.md", near, base)
-    return md.page_document(
-        body(services, url), md_url=f"{base}{path}.md", site_url=site, base=base
-    )
+    call = ToolCall(services, principal, "rest", ServerHost(settings, base))
+    return _markdown((await invoke(docs.get_page, call, {"url": page_path})).rendered)
 
 
 async def _ask(

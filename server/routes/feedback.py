@@ -8,11 +8,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from agent.insights import InsightsStore
-from agent.keys.base import Principal
 from agent.service import AgentServices
 from server.deps import AdminPrincipal, InsightsDep, OptionalPrincipal, ServicesDep
-from server.errors import NotFound
 
 router = APIRouter(tags=["feedback"])
 
@@ -24,33 +21,13 @@ class FeedbackRequest(BaseModel):
     comment: str = Field("", max_length=2048)
 
 
-def save_feedback(
-    insights: InsightsStore,
-    principal: Principal | None,
-    *,
-    conversation_id: str,
-    turn: int,
-    rating: str,
-    comment: str,
-) -> None:
-    """Attach feedback to a recorded answer the caller may see (else 404)."""
-    record = insights.find_turn(conversation_id, turn)
-    caller = principal.owner if principal else None
-    if record is None or (record.owner is not None and record.owner != caller):
-        raise NotFound("no such answer in this conversation")
-    insights.add_feedback(
-        conversation_id=conversation_id, turn=turn, rating=rating, comment=comment, owner=caller
-    )
-
-
 @router.post("/v1/feedback")
 def feedback(
     body: FeedbackRequest, insights: InsightsDep, principal: OptionalPrincipal
 ) -> dict[str, bool]:
     """Rate an answer up or down, with an optional comment (≤ 2,048 characters)."""
-    save_feedback(
-        insights,
-        principal,
+    insights.rate(
+        principal.owner if principal else None,
         conversation_id=body.conversation_id,
         turn=body.turn,
         rating=body.rating,
