@@ -13,6 +13,7 @@ from agent.insights import InsightsStore
 from agent.keys.base import Channel, Principal
 from agent.models import Answer
 from agent.service import AgentServices
+from agent.toolbox.docs import FeedbackArgs
 from agent.toolbox.registry import ToolCall, ToolResult, ToolSpec, invoke
 from server import markdown as md
 from server.answering import Answering
@@ -66,22 +67,14 @@ class ServerHost:
         assert self.answering is not None, "a host for questions needs Answering"
         return await self.answering.answer_turn(question, principal=principal, channel=channel)
 
-    def feedback(
-        self,
-        principal: Principal | None,
-        *,
-        conversation_id: str,
-        turn: int,
-        rating: str,
-        comment: str,
-    ) -> None:
+    def feedback(self, principal: Principal | None, rating: FeedbackArgs) -> None:
         assert self.insights is not None, "a host for feedback needs the insights store"
         self.insights.rate(
             principal.owner if principal else None,
-            conversation_id=conversation_id,
-            turn=turn,
-            rating=rating,
-            comment=comment,
+            conversation_id=rating.conversation_id,
+            turn=rating.turn,
+            rating=rating.rating,
+            comment=rating.comment,
         )
 
     def approve_url(self, conversation_id: str, pending_id: str) -> str | None:

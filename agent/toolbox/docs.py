@@ -4,7 +4,7 @@ unchanged) and LLM mode's fallback to the docs site's own assistant (`ask_docs_s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -21,14 +21,16 @@ SEARCH_RESULTS = 5
 UNSURE = "(These sections may not answer the question.)"
 
 
+def _text(description: str) -> Any:
+    """A required text argument of up to TEXT_MAX characters."""
+    return Field(..., min_length=1, max_length=TEXT_MAX, description=description)
+
+
+QUESTION_LIMIT = "at most DOCSAGENT_MAX_QUESTION_CHARS characters, 512 by default"
+
+
 class SearchArgs(ToolArgs):
-    query: str = Field(
-        ...,
-        min_length=1,
-        max_length=TEXT_MAX,
-        description="What to look for, in natural language or keywords (at most "
-        "DOCSAGENT_MAX_QUESTION_CHARS characters, 512 by default).",
-    )
+    query: str = _text(f"What to look for, in natural language or keywords ({QUESTION_LIMIT}).")
 
 
 class PageArgs(ToolArgs):
@@ -42,12 +44,8 @@ class PageArgs(ToolArgs):
 
 
 class AskArgs(ToolArgs):
-    question: str = Field(
-        ...,
-        min_length=1,
-        max_length=TEXT_MAX,
-        description="The question in natural language, specific and self-contained (at "
-        "most DOCSAGENT_MAX_QUESTION_CHARS characters, 512 by default).",
+    question: str = _text(
+        f"The question in natural language, specific and self-contained ({QUESTION_LIMIT})."
     )
     goal: str | None = Field(
         None,
@@ -70,12 +68,7 @@ class FeedbackArgs(ToolArgs):
 
 
 class SiteQuestionArgs(ToolArgs):
-    question: str = Field(
-        ...,
-        min_length=1,
-        max_length=TEXT_MAX,
-        description="The question for the docs site's assistant, specific and self-contained.",
-    )
+    question: str = _text("The question for the docs site's assistant, self-contained.")
 
 
 @tool("searchDocumentation", SearchArgs, read_only=True, idempotent=True)
@@ -130,8 +123,8 @@ async def ask_question(call: ToolCall, args: AskArgs) -> ToolResult:
     (from these docs, else from the docs site's own assistant), and the conversation_id
     and turn to rate it with sendFeedback."""
     settings = call.services.settings
-    goal = (args.goal or "").strip()
-    asked = f"{args.question.strip()} (goal: {goal})" if goal else args.question
+    question, goal = check_question(settings, args.question), (args.goal or "").strip()
+    asked = f"{question} (goal: {goal})" if goal else question  # the goal as room allows
     answer, turn = await call.host.ask(
         asked[: settings.max_question_chars], call.principal, call.channel
     )
@@ -149,13 +142,7 @@ async def ask_question(call: ToolCall, args: AskArgs) -> ToolResult:
 @tool("sendFeedback", FeedbackArgs, for_model=False)
 def send_feedback(call: ToolCall, args: FeedbackArgs) -> ToolResult:
     """Rate an answer of askQuestion up or down, with an optional comment."""
-    call.host.feedback(
-        call.principal,
-        conversation_id=args.conversation_id,
-        turn=args.turn,
-        rating=args.rating,
-        comment=args.comment,
-    )
+    call.host.feedback(call.principal, args)
     return ToolResult({"recorded": True}, text="Thanks, your feedback was recorded.")
 
 

@@ -16,6 +16,7 @@ from agent.models import Answer
 
 if TYPE_CHECKING:
     from agent.service import AgentServices
+    from agent.toolbox.docs import FeedbackArgs
 
 
 class ToolHost(Protocol):
@@ -41,15 +42,7 @@ class ToolHost(Protocol):
         """Answer a question like the chat does; the turn it was recorded as, if it was."""
         ...
 
-    def feedback(
-        self,
-        principal: Principal | None,
-        *,
-        conversation_id: str,
-        turn: int,
-        rating: str,
-        comment: str,
-    ) -> None:
+    def feedback(self, principal: Principal | None, rating: FeedbackArgs) -> None:
         """Record a rating of a recorded answer (blocking)."""
         ...
 
@@ -85,15 +78,7 @@ class PlainHost:
 
         return await answer(self.services, question, principal=principal, channel=channel), None
 
-    def feedback(
-        self,
-        principal: Principal | None,
-        *,
-        conversation_id: str,
-        turn: int,
-        rating: str,
-        comment: str,
-    ) -> None:
+    def feedback(self, principal: Principal | None, rating: FeedbackArgs) -> None:
         raise AgentError("feedback is recorded by the server's insights, not here")
 
     def approve_url(self, conversation_id: str, pending_id: str) -> str | None:

@@ -7,7 +7,7 @@ Rotate and revoke need the user's approval: the registry's gate runs them only w
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
@@ -54,6 +54,16 @@ class KeyChangeArgs(ToolArgs):
         return self
 
 
+def _audited(call: ToolCall, change: Approved) -> dict[str, Any]:
+    """Who changes the key, through which surface, under which approval (for the audit)."""
+    return {
+        "actor": call.owner,
+        "channel": call.channel,
+        "approval_id": change.approval_id,
+        "principal": call.principal,
+    }
+
+
 @tool("list_api_keys", NoArgs, read_only=True, idempotent=True, needs_key=True)
 def list_api_keys(call: ToolCall, args: NoArgs) -> ToolResult:
     """List your API keys: id, name, masked key, status and expiration; never a secret."""
@@ -80,14 +90,8 @@ def rotate_api_key(call: ToolCall, change: Approved) -> ToolResult:
     """Rotate one of your API keys (by id or name): its current secret is permanently
     disabled and replaced by a new one, shown to the user once. Runs only after the
     user's own approval."""
-    owner = call.owner
     rotated, secret = call.services.keys.rotate(
-        owner,
-        change.record.id,
-        actor=owner,
-        channel=call.channel,
-        approval_id=change.approval_id,
-        principal=call.principal,
+        call.owner, change.record.id, **_audited(call, change)
     )
     return ToolResult(
         {**safe_view(rotated), "note": DELIVERY_NOTE},
@@ -99,13 +103,5 @@ def rotate_api_key(call: ToolCall, change: Approved) -> ToolResult:
 def revoke_api_key(call: ToolCall, change: Approved) -> ToolResult:
     """Revoke one of your API keys (by id or name) for good: it stops working at once.
     Runs only after the user's own approval."""
-    owner = call.owner
-    revoked = call.services.keys.revoke(
-        owner,
-        change.record.id,
-        actor=owner,
-        channel=call.channel,
-        approval_id=change.approval_id,
-        principal=call.principal,
-    )
+    revoked = call.services.keys.revoke(call.owner, change.record.id, **_audited(call, change))
     return ToolResult(safe_view(revoked))

@@ -125,8 +125,13 @@ class ToolSpec:
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
-        """The arguments' JSON schema: properties with descriptions and limits."""
-        return self.args.model_json_schema()
+        """The arguments' JSON schema: properties with descriptions and limits (without
+        pydantic's titles, which LangChain drops: every surface publishes the same)."""
+        schema = self.args.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return schema
 
     def openai_function(self) -> dict[str, Any]:
         """The OpenAI function-calling schema (`GET /v1/tools`)."""

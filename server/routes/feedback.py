@@ -3,27 +3,20 @@ reads (`GET /v1/insights`, admins only): what was asked, what the docs could not
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from agent.service import AgentServices
+from agent.toolbox.docs import FeedbackArgs
 from server.deps import AdminPrincipal, InsightsDep, OptionalPrincipal, ServicesDep
 
 router = APIRouter(tags=["feedback"])
 
 
-class FeedbackRequest(BaseModel):
-    conversation_id: str = Field(..., min_length=1, max_length=64)
-    turn: int = Field(..., ge=0, le=100_000, description="0-based index of the answer.")
-    rating: Literal["up", "down"]
-    comment: str = Field("", max_length=2048)
-
-
 @router.post("/v1/feedback")
 def feedback(
-    body: FeedbackRequest, insights: InsightsDep, principal: OptionalPrincipal
+    body: FeedbackArgs, insights: InsightsDep, principal: OptionalPrincipal
 ) -> dict[str, bool]:
     """Rate an answer up or down, with an optional comment (≤ 2,048 characters)."""
     insights.rate(

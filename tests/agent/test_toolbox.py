@@ -43,8 +43,9 @@ def test_every_tool_is_fully_described() -> None:
         assert spec.description and "\n\n" not in spec.description, spec.name
         for name, prop in spec.input_schema.get("properties", {}).items():
             assert prop.get("description"), f"{spec.name}.{name}"
-            limits = {"maxLength", "maximum", "enum"} | {"anyOf"}
-            assert limits & set(prop), f"{spec.name}.{name} has no limit"
+            kinds = [k for k in prop.get("anyOf", [prop]) if k.get("type") != "null"]
+            limited = [k for k in kinds if {"maxLength", "maximum", "enum"} & set(k)]
+            assert kinds and limited == kinds, f"{spec.name}.{name} has no limit"
         assert spec.input_schema["additionalProperties"] is False
     assert {s.name for s in TOOLS if s.needs_approval} == {"rotate_api_key", "revoke_api_key"}
     assert all(s.destructive and s.needs_key for s in TOOLS if s.needs_approval)
@@ -81,6 +82,8 @@ async def test_arguments_are_checked_by_the_model_with_one_message(
         await run(services, None, docs.search_documentation)
     with pytest.raises(ArgumentError, match="k: Extra inputs are not permitted"):
         await run(services, None, docs.search_documentation, query="keys", k=3)
+    with pytest.raises(QuestionError, match="longer than 512 characters"):  # the setting
+        await run(services, None, docs.ask_question, question="why? " * 110)
     with pytest.raises(ArgumentError, match="either `key` or `approval_id`"):
         await run(services, None, keys.rotate_api_key)
 
