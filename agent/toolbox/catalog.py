@@ -1,22 +1,18 @@
 """Every tool, in the order surfaces list them: the one list LangChain (LLM mode),
 `GET /v1/tools`, `POST /v1/tools/{name}`, MCP and the README's tool table come from.
-Adding a tool is its function in `docs.py` or `keys.py` plus a line here."""
+It is every tool `docs.py` and `keys.py` declare, in the order they declare them: adding
+a tool is its function there (and its tests)."""
 
 from __future__ import annotations
 
 from agent.toolbox import docs, keys
 from agent.toolbox.registry import ToolSpec
 
-TOOLS: tuple[ToolSpec, ...] = (
-    docs.search_documentation,
-    docs.get_page,
-    docs.ask_question,
-    docs.send_feedback,
-    docs.ask_docs_site,
-    keys.list_api_keys,
-    keys.generate_api_key,
-    keys.rotate_api_key,
-    keys.revoke_api_key,
+TOOLS: tuple[ToolSpec, ...] = tuple(
+    value
+    for module in (docs, keys)
+    for value in vars(module).values()
+    if isinstance(value, ToolSpec)
 )
 BY_NAME = {spec.name: spec for spec in TOOLS}
 FOR_CLIENTS = tuple(spec for spec in TOOLS if spec.for_clients)
