@@ -18,11 +18,12 @@ In memory:
 - Per-key traffic is counted against a lease, but only far from the limit: while the
   shared row (as of this worker's last sync) leaves at least LEASE_MIN_LEFT (4,096)
   requests, a worker counts up to 1/64 of what is left on its own, for at most a second,
-  then adds them to the shared row and reads the total back. The leases that are due
-  sync together: one request is sent to sync, and it writes every due lease of this
-  worker in one transaction, so 100 busy keys cost one write a second, not 100 racing
-  for SQLite's write lock (whose busy handler sleeps up to 100 ms). Any limit of 4,096 a minute
-  or less (the default is 600) is therefore exact across workers: every request syncs.
+  then adds them to the shared row and reads the total back. Leases sync together: when
+  one falls due, one request is sent to sync, and it writes every lease of this worker
+  with hits to add in one transaction (at a minute boundary, two), so 100 busy keys cost
+  one write a second, not 100 racing for SQLite's write lock (its busy handler sleeps up
+  to 100 ms). Any limit of 4,096 a minute or less (the default is 600) is therefore
+  exact across workers: every request syncs.
   Above that, a burst that spends most of the limit within one second may overshoot by at
   most 1/64 of the limit per other worker; a crashed worker forgets its unsynced hits.
 - Failed-auth counts are remembered per address, tagged with the `auth_failures` epoch
@@ -143,37 +144,40 @@ class RateLimiter:
 
     def hit(self, bucket: str, limit: int) -> None:
         """Count one request in `bucket` (and any hits leased since the last sync) in the
-        shared counter, syncing every other due lease of this minute with it; 429 once more
-        than `limit` fall in the last minute."""
+        shared counter, syncing with it every other lease that has hits to add (one of an
+        older minute adds them to that minute and starts this one); 429 once more than
+        `limit` fall in the last minute."""
         if limit <= 0:
             return
         window, retry_after, weight = self._window()
         with self._lock:
             lease = self._leases.get(bucket)
             sender = lease is not None and lease.syncing  # try_hit sent this request
-            now = self._monotonic()
-            riders = [
-                (name, other)
+            # every lease with hits to add rides along, due or not yet: then they all fall
+            # due together again, and one request a second syncs them all
+            riding = {
+                name: other
                 for name, other in self._leases.items()
-                if name != bucket
-                and other.window == window
-                and other.unsynced > 0
-                and self._due(other, now)
-            ]
-            taken = {name: other.unsynced for name, other in riders}
-            taken[bucket] = lease.unsynced if lease is not None else 0
-            for _name, other in riders:
-                other.unsynced, other.syncing = 0, True
+                if other.unsynced > 0 and not other.syncing and name != bucket
+            }
             if lease is not None:
-                lease.unsynced = 0
+                riding[bucket] = lease
+            taken = {name: (other.window, other.unsynced) for name, other in riding.items()}
+            for other in riding.values():
+                other.unsynced, other.syncing = 0, True
+        earlier: dict[int, dict[str, int]] = {}  # hits of older minutes, by minute
+        for name, (seen, count) in taken.items():
+            if seen != window and count:
+                earlier.setdefault(seen, {})[name] = count
+        now_counts = {name: 0 if seen != window else count for name, (seen, count) in taken.items()}
+        now_counts[bucket] = now_counts.get(bucket, 0) + 1
         try:
-            if lease is not None and lease.window != window and taken[bucket]:
-                self._increment(bucket, lease.window, taken[bucket])  # hits of an older minute
-                taken[bucket] = 0
-            totals = self._increment_many(window, {**taken, bucket: taken[bucket] + 1})
+            for minute, counts in earlier.items():
+                self._increment_many(minute, counts)
+            totals = self._increment_many(window, now_counts)
         except Unavailable:
             with self._lock:  # keep the hits for the next sync
-                for name, count in taken.items():
+                for name, (_, count) in taken.items():
                     if (kept := self._leases.get(name)) is not None:
                         kept.unsynced += count
                         kept.syncing = False

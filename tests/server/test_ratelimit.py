@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import event
@@ -178,6 +179,21 @@ def test_a_due_lease_is_synced_by_one_request_while_the_others_keep_counting(
         b.hit("key:hot", 23)
 
 
+def transactions_of(limiter: RateLimiter, work: Callable[[], None]) -> int:
+    """How many transactions `work` opens on the limiter's database."""
+    begun: list[object] = []
+
+    def count(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(limiter._engine, "begin", count)
+    try:
+        work()
+    finally:
+        event.remove(limiter._engine, "begin", count)
+    return len(begun)
+
+
 def test_due_leases_are_synced_together_in_one_transaction(
     limiters: tuple[RateLimiter, RateLimiter, Clock],
 ) -> None:
@@ -187,22 +203,32 @@ def test_due_leases_are_synced_together_in_one_transaction(
     busy = [f"key:busy-{i}" for i in range(5)]
     for name in busy:
         a.hit(name, 10_000)
-        assert a.try_hit(name, 10_000)
+    assert all(a.try_hit(name, 10_000) for name in busy)
     clock.now += SYNC_SECONDS
     assert not a.try_hit(busy[0], 10_000)  # sent to sync…
     assert all(a.try_hit(name, 10_000) for name in busy[1:])  # …so the others keep counting
-    transactions: list[object] = []
-
-    def begun(connection: object) -> None:
-        transactions.append(connection)
-
-    event.listen(a._engine, "begin", begun)
-    try:
-        a.hit(busy[0], 10_000)
-    finally:
-        event.remove(a._engine, "begin", begun)
-    assert len(transactions) == 1
+    assert transactions_of(a, lambda: a.hit(busy[0], 10_000)) == 1
     for name in busy:  # 3 each in the shared row: the other worker's next one is the 4th
         with pytest.raises(TooManyRequests):
             b.hit(name, 3)
     assert all(a.try_hit(name, 10_000) for name in busy)  # fresh leases, synced just now
+
+
+def test_at_a_minute_boundary_busy_leases_roll_over_together(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    """The first request of a new minute adds every lease's hits to the minute they fell
+    in and starts this minute's leases, in two transactions, not one per key."""
+    a, b, clock = limiters
+    clock.now += 9.5  # 59.5 s into the minute
+    busy = [f"key:roll-{i}" for i in range(5)]
+    for name in busy:
+        a.hit(name, 10_000)  # (each also syncs the others' hits so far)
+    assert all(a.try_hit(name, 10_000) for name in busy)  # 2 each in this minute
+    clock.now += 1.0  # the next minute
+    assert not a.try_hit(busy[0], 10_000)
+    assert transactions_of(a, lambda: a.hit(busy[0], 10_000)) == 2
+    assert all(a.try_hit(name, 10_000) for name in busy[1:])  # this minute's leases
+    for name in busy[1:]:  # the old minute holds 2 (weighing 2 now) + the other's 1 = 3
+        with pytest.raises(TooManyRequests):
+            b.hit(name, 2)
