@@ -33,8 +33,9 @@ from agent.config import AgentSettings
 from agent.conversations import scrub
 from agent.errors import KeyManagementError, KeyRequiredError, LLMError
 from agent.keys.base import Channel, Principal
-from agent.keys.refs import resolve_key
+from agent.keys.lookup import resolve_key
 from agent.models import Answer, Mode, NewSecret
+from agent.replies import suggestable
 from agent.toolbox import docs
 from agent.toolbox.catalog import BY_NAME
 from agent.toolbox.host import PlainHost
@@ -240,7 +241,7 @@ def _finish(
         answer=text or "The docs do not cover this.",
         mode=mode,
         sources=sources,
-        followups=turn.upstream_followups[:3],
+        followups=suggestable(turn.upstream_followups)[:3],  # never a clickable "yes"
         secret=secret,
     )
     return answer, {"topic": sources[0].title if sources else None}

@@ -11,8 +11,7 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from agent.keys.format import NAME_MAX
-from agent.keys.refs import DELIVERY_NOTE, safe_view
+from agent.keys.format import DELIVERY_NOTE, NAME_MAX, safe_view
 from agent.models import NewSecret
 from agent.toolbox.registry import Approved, ToolArgs, ToolCall, ToolResult, tool
 

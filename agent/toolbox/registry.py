@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agent.approvals import Pending, preview_for
 from agent.errors import ApprovalError, ApprovalPendingError, ArgumentError, KeyRequiredError
 from agent.keys.base import APIKeyRecord, Channel, Principal
-from agent.keys.refs import resolve_key
+from agent.keys.lookup import resolve_key
 from agent.models import NewSecret, PendingAction, Source
 
 if TYPE_CHECKING:

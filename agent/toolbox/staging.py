@@ -18,7 +18,10 @@ def stage_for_client(spec: ToolSpec, call: ToolCall, record: APIKeyRecord) -> To
     answer = staged_answer(pending, services.approvals.ttl)
     answer.conversation_id = conversation
     verb = spec.name.removesuffix("_api_key")
-    record_turn(services, conversation, f"{verb} key {record.name}", answer, {"intent": verb})
+    # bound to its turn: a yes typed next in this conversation (the web chat the approval
+    # link opens) confirms it
+    meta = {"intent": verb, "pending_id": pending.id}
+    record_turn(services, conversation, f"{verb} key {record.name}", answer, meta)
     link = call.host.approve_url(conversation, pending.id)
     where = f" in the web UI: {link}" if link else ""
     text = (

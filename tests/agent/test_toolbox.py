@@ -12,12 +12,13 @@ from agent.errors import (
     ApprovalError,
     ApprovalPendingError,
     ArgumentError,
+    AuthenticationError,
     KeyNotFoundError,
     KeyRequiredError,
     QuestionError,
 )
 from agent.keys.base import Principal
-from agent.service import AgentServices, decide
+from agent.service import AgentServices, answer, decide
 from agent.toolbox import docs, keys
 from agent.toolbox.catalog import BY_NAME, FOR_CLIENTS, FOR_MODEL, TOOLS
 from agent.toolbox.host import PlainHost
@@ -155,3 +156,18 @@ async def test_an_approval_covers_one_change_of_one_key_once(
     assert services.keys.audit("alice")[0].approval_id == pending.id
     with pytest.raises(ApprovalError):  # spent
         await invoke(keys.rotate_api_key, call, {"key": "One"})
+
+
+async def test_a_tool_staged_change_is_confirmed_by_the_next_yes_in_its_conversation(
+    services: AgentServices, alice: Principal
+) -> None:
+    made = await run(services, alice, keys.generate_api_key, name="Linked")
+    assert made.secret is not None
+    secret = remember_secret(made.secret.api_key)
+    staged = await run(services, alice, keys.revoke_api_key, key="Linked")
+    assert staged.pending is not None
+    # the approval link opens this conversation in the web chat; typing yes there decides it
+    done = await answer(services, "yes", principal=alice, conversation_id=staged.conversation_id)
+    assert done.decided_action and done.decided_action.status == "approved"
+    with pytest.raises(AuthenticationError):
+        services.keys.verify(secret)

@@ -1,38 +1,12 @@
-"""How a user or a model refers to a key (its id, its unique name or its masked form,
-never its secret value) and the model-safe view of a key record."""
+"""Finding one of an owner's keys by how a user or a model refers to it: its id, its
+unique name (any case) or its masked form, never its secret value. (Which key a chat
+message's words mean is `agent/key_refs.py`'s job; this is the exact look-up after it.)"""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from typing import Any
 
 from agent.errors import KeyNameError, KeyNotFoundError
 from agent.keys.base import APIKeyRecord, KeyManager, Principal
 from agent.keys.format import parse_key
-
-DELIVERY_NOTE = "The new secret was shown to the user once; it is not available to you."
-
-
-def status_of(record: APIKeyRecord, now: datetime | None = None) -> str:
-    """revoked / disabled / expired / active."""
-    if record.removed:
-        return "revoked"
-    if not record.enabled:
-        return "disabled"
-    if record.expiration_date is not None and record.expiration_date <= (now or datetime.now(UTC)):
-        return "expired"
-    return "active"
-
-
-def safe_view(record: APIKeyRecord) -> dict[str, Any]:
-    """The model-safe form of a key record: id, name, masked key, status, expiration."""
-    return {
-        "id": record.id,
-        "name": record.name,
-        "masked_key": record.api_key,
-        "status": status_of(record),
-        "expiration_date": record.expiration_date.isoformat() if record.expiration_date else None,
-    }
 
 
 def resolve_key(

@@ -1,4 +1,4 @@
-"""How a key is referred to (id, name, masked form; never its secret) and shown to a model."""
+"""How a key is looked up (id, name, masked form; never its secret) and shown to a model."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import pytest
 
 from agent.errors import KeyNotFoundError
+from agent.keys.format import safe_view
 from agent.keys.local import LocalKeyManager
-from agent.keys.refs import resolve_key, safe_view
+from agent.keys.lookup import resolve_key
 from tests.agent.keys.conftest import MakeKey
 
 
