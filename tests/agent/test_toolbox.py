@@ -37,6 +37,13 @@ async def run(
     return await invoke(spec, make_call(services, who), arguments)
 
 
+async def generated(services: AgentServices, who: Principal, name: str) -> tuple[str, str]:
+    """A key made with the generate tool: its id and (registered) secret."""
+    made = await run(services, who, keys.generate_api_key, name=name)
+    assert made.secret is not None
+    return str(made.data["id"]), remember_secret(made.secret.api_key)
+
+
 def test_every_tool_is_fully_described() -> None:
     """One paragraph of description, a description and a limit on every argument."""
     assert len(BY_NAME) == len(TOOLS)
@@ -110,9 +117,7 @@ async def test_generate_hands_the_secret_to_the_user_alone(
 async def test_a_change_without_approval_is_staged_or_refused_never_run(
     services: AgentServices, alice: Principal, bob: Principal
 ) -> None:
-    made = await run(services, alice, keys.generate_api_key, name="Gate")
-    assert made.secret is not None
-    secret = remember_secret(made.secret.api_key)
+    key_id, secret = await generated(services, alice, "Gate")
     refused = make_call(services, alice, unapproved="refuse")
     with pytest.raises(ApprovalError, match="needs the user's approval"):
         await invoke(keys.revoke_api_key, refused, {"key": "Gate"})
@@ -120,7 +125,7 @@ async def test_a_change_without_approval_is_staged_or_refused_never_run(
     assert staged.pending is not None and staged.data["status"] == "pending_approval"
     assert services.keys.verify(secret).owner == "alice"  # nothing ran
     with pytest.raises(KeyNotFoundError):
-        await run(services, bob, keys.revoke_api_key, key=made.data["id"])
+        await run(services, bob, keys.revoke_api_key, key=key_id)
     pending_id = staged.pending.id
     with pytest.raises(ApprovalPendingError):
         await run(services, alice, keys.revoke_api_key, approval_id=pending_id)
@@ -137,9 +142,7 @@ async def test_an_approval_covers_one_change_of_one_key_once(
     services: AgentServices, alice: Principal
 ) -> None:
     for name in ("One", "Two"):
-        made = await run(services, alice, keys.generate_api_key, name=name)
-        assert made.secret is not None
-        remember_secret(made.secret.api_key)
+        await generated(services, alice, name)
     staged = await run(services, alice, keys.rotate_api_key, key="One")
     assert staged.pending is not None and staged.conversation_id is not None
     pending = services.approvals.consume(
@@ -161,9 +164,7 @@ async def test_an_approval_covers_one_change_of_one_key_once(
 async def test_a_tool_staged_change_is_confirmed_by_the_next_yes_in_its_conversation(
     services: AgentServices, alice: Principal
 ) -> None:
-    made = await run(services, alice, keys.generate_api_key, name="Linked")
-    assert made.secret is not None
-    secret = remember_secret(made.secret.api_key)
+    _, secret = await generated(services, alice, "Linked")
     staged = await run(services, alice, keys.revoke_api_key, key="Linked")
     assert staged.pending is not None
     # the approval link opens this conversation in the web chat; typing yes there decides it
