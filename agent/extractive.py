@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.models import Source
-from agent.passages import Block, blocks, render, sentences
+from agent.passages import Block, blocks, render, section_blocks, sentences
 from agent.retrieve import Retrieval, Retrieved, coverage
 from agent.text import plain
 from ingest.models import Chunk
@@ -191,9 +191,10 @@ def _cited(chunk: Chunk, passage: list[Block], citations: _Citations) -> str:
 
 
 def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[str]]:
-    """The contiguous run of blocks with the most question weight that fits the budget
-    (the whole section when it fits); and the question terms it covers."""
-    parts = blocks(chunk.text)
+    """The contiguous run of blocks of the chunk's whole section with the most question
+    weight that fits the budget (the whole section when it fits), and the question terms
+    it covers."""
+    parts = section_blocks([c.text for c in retrieval.section(chunk)])
     if not parts:
         return [], set()
     weights = retrieval.weights

@@ -92,6 +92,26 @@ def _kind_of(text: str) -> Kind:
     return "para"
 
 
+def section_blocks(pieces: list[str]) -> list[Block]:
+    """The blocks of a section stored as several chunks, as one text: the lines a piece
+    repeats from the one before it are dropped, and a table cut across pieces (each
+    with its own header) becomes one table again."""
+    out: list[Block] = []
+    for n, piece in enumerate(pieces):
+        parts = blocks(piece)
+        if n and out:
+            while parts and out and (out[-1].text.endswith(parts[0].text) or parts[0] in out[-3:]):
+                parts.pop(0)
+            if parts and out and parts[0].kind == out[-1].kind == "table":
+                head = out[-1].text.split("\n")[:2]
+                rows = parts.pop(0).text.split("\n")
+                if rows[:2] == head:
+                    rows = rows[2:]
+                out[-1] = Block("table", "\n".join([out[-1].text, *rows]))
+        out.extend(parts)
+    return out
+
+
 def render(parts: list[Block]) -> str:
     """Blocks back to markdown: list items stay one list, other blocks are paragraphs."""
     out: list[str] = []

@@ -85,6 +85,12 @@ class Retrieval:
     known: frozenset[str] = frozenset()  # the focus stems this site uses somewhere
     indexed: int = 0  # sections in the index (how much "never uses" means)
     followup: bool = False
+    pages: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)  # page → chunks
+
+    def section(self, chunk: Chunk) -> list[Chunk]:
+        """Every chunk of the section `chunk` is part of, in page order."""
+        found = [c for c in self.pages.get(chunk.page_url, []) if c.anchor_url == chunk.anchor_url]
+        return found or [chunk]
 
     @property
     def best(self) -> Retrieved | None:
@@ -193,6 +199,7 @@ class Retriever:
             known=frozenset(t for t in focus if t in lexicon.df),
             indexed=len(lexicon),
             followup=followup,
+            pages=lexicon.pages,
         )
         if hits:
             result.steps = self._steps(hits[0], ranked)

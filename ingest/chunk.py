@@ -81,6 +81,8 @@ def _split_unit(unit: str, budget: int, count: Callable[[str], int]) -> list[str
         if len(pieces) > 1:
             return [p for piece in pieces for p in _split_unit(piece, budget, count)]
         unit = "\n".join(lines) or unit  # a single huge line: fall through to words
+    elif "\n" in unit:  # a table, a list, wrapped lines: cut between lines, never inside one
+        return _split_lines(unit, budget, count)
     sentences = _SENTENCE_RE.split(unit)
     if len(sentences) > 1:
         parts = [p for s in sentences for p in _split_unit(s, budget, count)]
@@ -91,6 +93,35 @@ def _split_unit(unit: str, budget: int, count: Callable[[str], int]) -> list[str
     # one enormous "word": cut by characters
     size = max(1, len(unit) * budget // max(count(unit), 1))
     return [unit[i : i + size] for i in range(0, len(unit), size)] or [unit]
+
+
+def _split_lines(unit: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """A multi-line block cut between lines; a table's header and rule start every piece."""
+    lines = unit.split("\n")
+    head: list[str] = []
+    if len(lines) > 2 and lines[0].startswith("|") and set(lines[1]) <= set("|-: "):
+        head, lines = lines[:2], lines[2:]
+    if head and count("\n".join(head)) > budget // 2:
+        head = []  # a header that big leaves no room for rows: rows go alone
+    pieces: list[str] = []
+    current = list(head)
+    for line in lines:
+        if len(current) > len(head) and count("\n".join([*current, line])) > budget:
+            pieces.append("\n".join(current))
+            current = list(head)
+        current.append(line)
+    pieces.append("\n".join(current))
+    return [
+        p
+        for piece in pieces
+        for p in (
+            _split_unit(piece, budget, count)
+            if "\n" not in piece
+            else [piece]
+            if count(piece) <= budget
+            else _split_unit(piece.replace("\n", " "), budget, count)
+        )
+    ]
 
 
 def _pack(parts: list[str], budget: int, count: Callable[[str], int], sep: str) -> list[str]:
@@ -134,6 +165,8 @@ def _overlap(prev: str, overlap: int, count: Callable[[str], int]) -> str:
     sentences, that fit in `overlap` tokens; nothing from code (a fence stays whole)."""
     if overlap <= 0 or any(_FENCE_RE.match(line) for line in prev.split("\n")):
         return ""
+    if prev.rstrip().split("\n")[-1].lstrip().startswith("|"):
+        return ""  # a table's next piece repeats its header instead
     lines = [line for line in prev.split("\n") if line.strip()]
     kept: list[str] = []
     for line in reversed(lines):
