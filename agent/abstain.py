@@ -41,10 +41,8 @@ def features(retrieval: Retrieval) -> dict[str, float]:
     unknown = retrieval.oov * scale
     if not hits:
         return {"dense": 0.0, "coverage": 0.0, "unknown": unknown}
-    known = {t: w for t, w in retrieval.weights.items() if t in retrieval.known}
-    total = sum(known.values())
-    top = hits[0]
-    present = sum(w for t, w in known.items() if t in top.terms) if total else 0.0
+    total = retrieval.weight(retrieval.known)
+    present = retrieval.weight(retrieval.matched(hits[0].terms) & retrieval.known)
     return {
         "dense": max(h.dense for h in hits),
         "coverage": present / total if total else 0.0,

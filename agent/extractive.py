@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from agent.models import Source
 from agent.passages import Block, blocks, render, section_blocks, sentences
-from agent.retrieve import Retrieval, Retrieved, coverage
+from agent.retrieve import Retrieval, Retrieved
 from agent.text import plain
 from ingest.models import Chunk
 from ingest.terms import terms
@@ -96,11 +96,12 @@ def _task_steps(retrieval: Retrieval) -> list[Retrieved]:
     best = retrieval.best
     if not steps or best is None:
         return []
-    where = next((i for i, s in enumerate(steps) if s.chunk.anchor_url == best.chunk.anchor_url), None)
+    anchors = [s.chunk.anchor_url for s in steps]
+    where = anchors.index(best.chunk.anchor_url) if best.chunk.anchor_url in anchors else None
     if where is None or where == 0:
         return steps
-    parent = steps[0].chunk.breadcrumb.rsplit(" › ", 2)[0] if " › " in steps[0].chunk.breadcrumb else ""
-    heading = parent.rsplit(" › ", 1)[-1]
+    crumbs = steps[0].chunk.breadcrumb.split(" › ")
+    heading = crumbs[-2] if len(crumbs) > 1 else ""  # the heading the steps sit under
     if _title_match(retrieval, heading) >= _title_match(retrieval, best.chunk.section):
         return steps
     relevance = [_relevance(retrieval, s.chunk) for s in steps]
@@ -114,12 +115,11 @@ def _task_steps(retrieval: Retrieval) -> list[Retrieved]:
 
 
 def _title_match(retrieval: Retrieval, title: str) -> float:
-    return coverage(retrieval.focus, frozenset(terms(title)), retrieval.weights)
+    return retrieval.coverage(frozenset(terms(title)))
 
 
 def _relevance(retrieval: Retrieval, chunk: Chunk) -> float:
-    present = frozenset(terms(f"{chunk.section}\n{chunk.text}"))
-    return coverage(retrieval.focus, present, retrieval.weights)
+    return retrieval.coverage(frozenset(terms(f"{chunk.section}\n{chunk.text}")))
 
 
 def _procedure(
@@ -159,10 +159,9 @@ def _passages(retrieval: Retrieval, citations: _Citations) -> str:
     first = hits[0]
     chosen, covered = _best_passage(retrieval, first.chunk)
     parts = [_cited(first.chunk, chosen, citations)]
-    total = sum(retrieval.weights.get(t, 0.0) for t in retrieval.focus) or 1.0
+    total = retrieval.weight(set(retrieval.asked)) or 1.0
     for other in hits[1:3]:
-        missing = retrieval.focus - covered
-        gain = sum(retrieval.weights.get(t, 0.0) for t in missing & _terms_of(other.chunk))
+        gain = retrieval.weight(retrieval.matched(_terms_of(other.chunk)) - covered)
         if gain / total >= SECOND_SECTION_SHARE and other.score >= 0.8 * first.score:
             passage, more = _best_passage(retrieval, other.chunk)
             parts.append(_cited(other.chunk, passage, citations))
@@ -197,21 +196,19 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
     parts = section_blocks([c.text for c in retrieval.section(chunk)])
     if not parts:
         return [], set()
-    weights = retrieval.weights
-    block_terms = [frozenset(terms(b.text)) for b in parts]
+    block_terms = [retrieval.matched(frozenset(terms(b.text))) for b in parts]
     if _fits(parts):
-        covered = set().union(*block_terms) & retrieval.focus
-        return parts, covered
-    scores = [sum(weights.get(t, 0.0) for t in retrieval.focus & bt) for bt in block_terms]
+        return parts, set().union(*block_terms)
+    scores = [retrieval.weight(bt) for bt in block_terms]
     best_span, best_score = (0, 1), -1.0
     for start in range(len(parts)):
         seen: set[str] = set()
         for end in range(start + 1, len(parts) + 1):
             if end - start > 1 and not _fits(parts[start:end]):
                 break
-            seen |= block_terms[end - 1] & retrieval.focus
+            seen |= block_terms[end - 1]
             # distinct question terms count once; an earlier start breaks ties
-            score = sum(weights.get(t, 0.0) for t in seen) + 0.01 * sum(scores[start:end])
+            score = retrieval.weight(seen) + 0.01 * sum(scores[start:end])
             if score > best_score + 1e-9:
                 best_span, best_score = (start, end), score
     start, end = best_span
@@ -222,8 +219,7 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
     while end - start > 1 and end < len(parts) and parts[end - 1].text.rstrip().endswith(":"):
         end -= 1
     chosen = parts[start:end]
-    covered = set().union(*block_terms[start:end]) & retrieval.focus
-    return chosen, covered
+    return chosen, set().union(*block_terms[start:end])
 
 
 def _fits(parts: list[Block]) -> bool:

@@ -9,6 +9,7 @@ corrected; and each page's chunks in page order, for the structure around a sect
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -22,6 +23,19 @@ from ingest.models import Chunk
 from ingest.terms import STOPWORDS, stem, terms, words
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?|[^A-Za-z0-9]+")
+# Names a reader types exactly: config keys, option and function names, error codes
+# ("deploy.timeout", "keep_releases", "onSave", "Idempotency-Key", "Q7101", "v1/tokens").
+_IDENTIFIER = re.compile(
+    r"(?<![\w.\-/])(?:[A-Za-z][A-Za-z0-9]*(?:[._\-/:][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*"
+    r"|[A-Za-z]+[0-9][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*)(?![\w\-/])"
+)
+
+
+def identifiers(text: str) -> set[str]:
+    """The identifier-like tokens of a text, lower-cased (trailing punctuation dropped)."""
+    return {m.lower().rstrip(".:") for m in _IDENTIFIER.findall(text) if len(m) >= 3}
+
+
 # English contractions typed without the apostrophe are words, not typos
 _CONTRACTIONS = frozenset(
     """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt havent
@@ -65,6 +79,7 @@ class Lexicon:
     section_terms: list[frozenset[str]] = field(default_factory=list)  # per chunk
     positions: dict[str, int] = field(default_factory=dict)  # chunk id → position
     verbs: frozenset[str] = frozenset()  # words the docs use after "to" ("to rotate")
+    names: dict[str, list[int]] = field(default_factory=dict)  # identifier → positions
     _bm25: Any = None
     _spell: dict[str, list[str]] = field(default_factory=dict)  # deletion key → site words
 
@@ -78,11 +93,15 @@ class Lexicon:
         df: Counter[str] = Counter()
         counts: Counter[str] = Counter()
         after_to: Counter[str] = Counter()
+        names: dict[str, list[int]] = {}
+        for position, chunk in enumerate(ordered):
+            for name in identifiers(chunk.text):
+                names.setdefault(name, []).append(position)
         for chunk, tokens in zip(ordered, corpus, strict=True):
             df.update(set(tokens))
             found = words(f"{chunk.breadcrumb} {chunk.text}")
             counts.update(found)
-            after_to.update(b for a, b in zip(found, found[1:]) if a == "to")
+            after_to.update(b for a, b in itertools.pairwise(found) if a == "to")
         spell: dict[str, list[str]] = {}
         for word, n in counts.items():
             if n >= 2 and len(word) >= 3 and word.isalpha() and word not in STOPWORDS:
@@ -100,6 +119,7 @@ class Lexicon:
             word_counts=dict(counts),
             section_terms=[frozenset(t) for t in corpus],
             positions={c.id: i for i, c in enumerate(ordered)},
+            names={n: p for n, p in names.items() if len(p) <= max(3, len(ordered) // 20)},
             # a word the docs often write after "to" ("to rotate") is a verb to them
             verbs=frozenset(
                 w for w, n in after_to.items() if w not in STOPWORDS and n >= 0.15 * counts[w]
@@ -136,6 +156,16 @@ class Lexicon:
             [tokens], k=min(k, len(self.chunks)), show_progress=False, n_threads=1
         )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+
+    def exact(self, text: str) -> list[int]:
+        """Positions of the sections that contain the identifiers a question names, the
+        rarest names first (a name in many sections says nothing and is left out)."""
+        weight: dict[int, float] = {}
+        for name in identifiers(text):
+            found = self.names.get(name, ())
+            for position in found:  # a rarer name counts for more
+                weight[position] = weight.get(position, 0.0) + math.log(len(self) / len(found))
+        return sorted(weight, key=lambda p: (-weight[p], p))
 
     def correct(self, text: str) -> str:
         """`text` with words the site never uses replaced by a frequent site word one or

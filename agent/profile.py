@@ -57,8 +57,9 @@ class SiteProfile:
         """`query` plus the docs' phrase of each group it names only in other words."""
         used = set(terms(query))
         extra = [
-            g.docs_phrase for g in self.groups if used & (g.stems - g.docs_stems)
-            and not g.docs_stems <= used
+            g.docs_phrase
+            for g in self.groups
+            if used & (g.stems - g.docs_stems) and not g.docs_stems <= used
         ]
         return f"{query}: {'; '.join(extra)}" if extra else query
 
@@ -70,8 +71,10 @@ def _groups(path: Path, data: object) -> list[Synonyms]:
         raise ProfileError(f"{path}: expected a mapping with a 'synonyms' list")
     out = []
     for n, group in enumerate(data.get("synonyms", []), start=1):
-        if not isinstance(group, list) or len(group) < 2 or not all(
-            isinstance(w, str) and w.strip() for w in group
+        if (
+            not isinstance(group, list)
+            or len(group) < 2
+            or not all(isinstance(w, str) and w.strip() for w in group)
         ):
             raise ProfileError(f"{path}: synonyms entry {n} must be a list of two or more words")
         stems = frozenset(s for phrase in group for s in terms(phrase))

@@ -3,10 +3,11 @@
 structure around the best section (the steps of its procedure) and the features the
 answer-or-fall-back decision reads (`agent.abstain`).
 
-Nothing here is fitted to one site: term weights come from the site's own index, the
-only vocabulary is the site's optional profile (`agent.profile`), and the fusion is
-plain reciprocal rank (weighted variants and learned rerankers did not beat it on the
-dev split of bench/eval, see README).
+Three rankings are fused: dense, BM25, and the sections containing an identifier the
+question types exactly (a config key, an error code). Nothing here is fitted to one
+site: term weights come from the site's own index, the only vocabulary is the site's
+optional profile (`agent.profile`), and the fusion is plain reciprocal rank (weighted
+variants and learned rerankers did not beat it on the dev split of bench/eval).
 """
 
 from __future__ import annotations
@@ -79,13 +80,26 @@ class Retrieval:
     lead: Retrieved | None = None  # what the heading above the steps says before them
     trailer: Retrieved | None = None  # …and after them
     confident: bool = False  # the local docs cover the question (set by agent.abstain)
-    focus: frozenset[str] = frozenset()  # the question's stems (and synonyms)
-    weights: dict[str, float] = field(default_factory=dict)  # stem → idf on this site
+    focus: frozenset[str] = frozenset()  # what keyword search looks for: stems and synonyms
+    asked: dict[str, frozenset[str]] = field(default_factory=dict)  # stem → it and synonyms
+    weights: dict[str, float] = field(default_factory=dict)  # asked stem → idf on this site
     oov: float = 0.0  # share of the question's weight in words this site never uses
     known: frozenset[str] = frozenset()  # the focus stems this site uses somewhere
     indexed: int = 0  # sections in the index (how much "never uses" means)
     followup: bool = False
     pages: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)  # page → chunks
+
+    def matched(self, present: frozenset[str] | set[str]) -> set[str]:
+        """The question's stems a text carries (itself or one of its synonyms)."""
+        return {t for t, alternatives in self.asked.items() if alternatives & present}
+
+    def weight(self, stems: set[str] | frozenset[str]) -> float:
+        return sum(self.weights.get(t, 0.0) for t in stems)
+
+    def coverage(self, present: frozenset[str]) -> float:
+        """idf-weighted share of the question's stems a text carries."""
+        total = self.weight(set(self.asked))
+        return self.weight(self.matched(present)) / total if total else 0.0
 
     def section(self, chunk: Chunk) -> list[Chunk]:
         """Every chunk of the section `chunk` is part of, in page order."""
@@ -105,14 +119,6 @@ def is_procedural(question: str) -> bool:
 def is_followup(question: str) -> bool:
     """A question that leans on the previous one: a pronoun, 'and …', 'what about …'."""
     return bool(_ANAPHORA.search(question)) or len(question.split()) <= 3
-
-
-def coverage(focus: frozenset[str], present: frozenset[str], weights: dict[str, float]) -> float:
-    """idf-weighted share of the question's terms present in a section."""
-    total = sum(weights.get(t, 0.0) for t in focus)
-    if total <= 0:
-        return 0.0
-    return sum(weights.get(t, 0.0) for t in focus if t in present) / total
 
 
 class Retriever:
@@ -158,8 +164,15 @@ class Retriever:
         followup = context is not None and is_followup(question)
         query = f"{context.question} {question}" if followup and context else question
         corrected = lexicon.correct(query)
-        focus = frozenset(self.profile.expand(terms(corrected)))
-        weights = {t: lexicon.idf(t) for t in focus}
+        asked = {t: frozenset(self.profile.expand([t])) for t in terms(corrected)}
+        focus = frozenset().union(*asked.values()) if asked else frozenset()
+        # a stem the site never uses but whose synonym it does weighs as that synonym
+        weights = {
+            t: min(
+                (lexicon.idf(a) for a in alternatives if a in lexicon.df), default=lexicon.idf(t)
+            )
+            for t, alternatives in asked.items()
+        }
         lexical = lexicon.search(focus, self.candidates)
         searched = self.index.search(self.profile.expand_query(query), k=self.candidates)
         if self.index.version() != lexicon.version:  # an ingest wrote while we searched
@@ -176,31 +189,37 @@ class Retriever:
             item = fused.setdefault(chunk.id, Retrieved(chunk, 0.0))
             item.score += 1.0 / (RRF_K + rank + 1)
             item.lexical = score
+        # a name typed exactly ("deploy.timeout", "Q7101") is a third ranking of its own
+        for rank, position in enumerate(lexicon.exact(query)[: self.candidates]):
+            chunk = lexicon.chunks[position]
+            item = fused.setdefault(chunk.id, Retrieved(chunk, 0.0))
+            item.score += 1.0 / (RRF_K + rank + 1)
         if followup and context and context.page_url:
             for item in fused.values():  # the page the conversation is on
                 if item.chunk.page_url == context.page_url:
                     item.score += 0.5 / (RRF_K + 1)
-        ranked = sorted(fused.values(), key=lambda r: r.score, reverse=True)
-        by_section: dict[str, Retrieved] = {}
-        for item in ranked:
-            item.terms = lexicon.terms_of(item.chunk)
-            item.coverage = coverage(focus, item.terms, weights)
-            by_section.setdefault(item.chunk.anchor_url, item)
-        hits = list(by_section.values())[:k]
+        known = frozenset(t for t, alts in asked.items() if any(a in lexicon.df for a in alts))
         total = sum(weights.values())
-        unknown = sum(w for t, w in weights.items() if t not in lexicon.df)
+        unknown = sum(w for t, w in weights.items() if t not in known)
         result = Retrieval(
             query=query,
-            hits=hits,
             procedural=is_procedural(question),
             focus=focus,
+            asked=asked,
             weights=weights,
             oov=unknown / total if total else 0.0,
-            known=frozenset(t for t in focus if t in lexicon.df),
+            known=known,
             indexed=len(lexicon),
             followup=followup,
             pages=lexicon.pages,
         )
+        ranked = sorted(fused.values(), key=lambda r: r.score, reverse=True)
+        by_section: dict[str, Retrieved] = {}
+        for item in ranked:
+            item.terms = lexicon.terms_of(item.chunk)
+            item.coverage = result.coverage(item.terms)
+            by_section.setdefault(item.chunk.anchor_url, item)
+        hits = result.hits = list(by_section.values())[:k]
         if hits:
             result.steps = self._steps(hits[0], ranked)
             result.lead, result.trailer = self._around(result.steps, ranked)
@@ -238,7 +257,9 @@ class Retriever:
         if chunk.step is None:
             numbered = _numbered_siblings(page, chunk)
             if numbered:
-                return [known.get(c.anchor_url) or Retrieved(c, 0.0, context=True) for c in numbered]
+                return [
+                    known.get(c.anchor_url) or Retrieved(c, 0.0, context=True) for c in numbered
+                ]
             under = [
                 c for c in page if c.step and c.breadcrumb.startswith(chunk.breadcrumb + " › ")
             ]

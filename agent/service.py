@@ -29,8 +29,8 @@ from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
 from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
 from agent.models import Answer, DecidedAction, Source
-from agent.replies import reply_to_pending, suggestable
 from agent.profile import load_profile
+from agent.replies import reply_to_pending, suggestable
 from agent.retrieve import Context, Retrieval, Retriever, SearchIndex
 from agent.routing import ACTIONS, route
 

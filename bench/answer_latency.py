@@ -44,7 +44,9 @@ async def run(corpora: Path, data: Path, rounds: int) -> None:
     for spec in json.loads((EVAL / "sites.json").read_text()):
         prepare(corpora / spec["checkout"], spec["host"], cache)
         questions += [q["question"] for q in json.loads((EVAL / spec["questions"]).read_text())]
-    shutil.copytree(ROOT / "docs_cache" / "docs.nexos.ai", cache / "docs.nexos.ai", dirs_exist_ok=True)
+    shutil.copytree(
+        ROOT / "docs_cache" / "docs.nexos.ai", cache / "docs.nexos.ai", dirs_exist_ok=True
+    )
     questions += [q["question"] for q in json.loads((EVAL / "nexos.json").read_text())]
     settings = AgentSettings(data_dir=data / "data", docs_cache=cache, fallback_enabled=False)
     await run_ingest(settings, [str(cache)])

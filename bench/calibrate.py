@@ -67,8 +67,12 @@ async def dev_rows(args: argparse.Namespace, work: Path) -> list[dict[str, objec
             if split_of(case["id"]) != "dev" or case.get("history"):
                 continue  # only dev is read; follow-ups are decided like their first turn
             values = features(retriever.retrieve(case["question"]))
-            rows.append({"site": site.name, "out_of_scope": bool(case.get("out_of_scope")), **values})
-        print(f"[{site.name}] {sum(r['site'] == site.name for r in rows)} dev rows", file=sys.stderr)
+            rows.append(
+                {"site": site.name, "out_of_scope": bool(case.get("out_of_scope")), **values}
+            )
+        print(
+            f"[{site.name}] {sum(r['site'] == site.name for r in rows)} dev rows", file=sys.stderr
+        )
     return rows
 
 

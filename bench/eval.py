@@ -135,8 +135,12 @@ async def run_site(site: Site, split: str, data: Path | None, profile: bool) -> 
         )
         started = time.perf_counter()
         await run_ingest(settings, [str(site.cache)])
-        print(f"[{site.name}] indexed in {time.perf_counter() - started:.0f} s; "
-              f"{len(cases)} questions", file=sys.stderr, flush=True)
+        print(
+            f"[{site.name}] indexed in {time.perf_counter() - started:.0f} s; "
+            f"{len(cases)} questions",
+            file=sys.stderr,
+            flush=True,
+        )
 
         def upstream(request: httpx.Request) -> httpx.Response:
             q = request.url.params.get("ask", "")
@@ -189,7 +193,9 @@ def summarise(site: Site, rows: list[Row]) -> dict[str, Any]:
     abstained = [r for r in rows if r.mode != "local"]
     cited = [s for r in ins if r.mode == "local" for s in r.sources]
     gold_pages = {id(r): {p for p, _ in _gold(site, r.case)} for r in ins}
-    on_gold = sum(1 for r in ins if r.mode == "local" for s in r.sources if s[0] in gold_pages[id(r)])
+    on_gold = sum(
+        1 for r in ins if r.mode == "local" for s in r.sources if s[0] in gold_pages[id(r)]
+    )
 
     def hit(r: Row, k: int) -> bool:
         return any(_is_gold(site, r.case, *s) for s in r.retrieved[:k])
@@ -221,8 +227,12 @@ def summarise(site: Site, rows: list[Row]) -> dict[str, Any]:
 
 
 def show_failures(site: Site, rows: list[Row], limit: int) -> None:
-    bad = [r for r in rows if (r.case.get("out_of_scope") == (r.mode == "local")) or (
-        not r.case.get("out_of_scope") and not r.correct)]
+    bad = [
+        r
+        for r in rows
+        if (r.case.get("out_of_scope") == (r.mode == "local"))
+        or (not r.case.get("out_of_scope") and not r.correct)
+    ]
     for r in bad[:limit]:
         c = r.case
         gold = [f"{g['page']}#{g['section']}" for g in c.get("gold", [])]
@@ -297,8 +307,13 @@ def main() -> None:
         cells = []
         for n in names:
             v = report[n][key]
-            cells.append(f"{v:>12.3f}" if isinstance(v, float) and "ms" not in key else f"{v:>12.1f}"
-                         if isinstance(v, float) else f"{v:>12}")
+            cells.append(
+                f"{v:>12.3f}"
+                if isinstance(v, float) and "ms" not in key
+                else f"{v:>12.1f}"
+                if isinstance(v, float)
+                else f"{v:>12}"
+            )
         print(f"{key:24}" + "".join(cells))
 
 

@@ -23,6 +23,7 @@ from ingest.store import DocIndex
 from tests.conftest import CORPUS
 
 PAGE = "https://docs.nexos.ai/workspace/settings/user-settings/api-keys"
+SITES = Path(__file__).resolve().parents[1] / "fixtures" / "sites"  # our own three sites
 UPSTREAM = "https://docs.example.test"
 
 
@@ -42,6 +43,25 @@ def real_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocIndex]:
     index = open_index(settings, make_embeddings(settings))
     report = ingest_sync(settings, [str(root / "docs_cache")], index=index)
     assert index.all_chunks(), f"nothing ingested: {report}"
+    yield index
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def sites_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocIndex]:
+    """The three fixture sites (no site profile) ingested once with the real pipeline."""
+    from ingest.embed import make_embeddings
+    from ingest.pipeline import ingest_sync
+    from ingest.store import open_index
+
+    root = tmp_path_factory.mktemp("sites")
+    shutil.copytree(SITES, root / "docs_cache", ignore=shutil.ignore_patterns("*.py", "*.json"))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ANONYMIZED_TELEMETRY", "False")
+    settings = make_settings(data_dir=root / "data", docs_cache=root / "docs_cache")
+    index = open_index(settings, make_embeddings(settings))
+    ingest_sync(settings, [str(root / "docs_cache")], index=index)
+    assert len({c.page_url for c in index.all_chunks()}) == 27
     yield index
     mp.undo()
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +22,8 @@ from agent.models import Answer
 from agent.passages import blocks
 from agent.service import AgentServices, answer, build_services
 from ingest.store import DocIndex
-from tests.agent.conftest import UPSTREAM, make_settings
+from tests.agent.conftest import SITES, UPSTREAM, make_settings
 
-SITES = Path(__file__).resolve().parents[1] / "fixtures" / "sites"
 QUESTIONS: list[dict[str, Any]] = json.loads((SITES / "questions.json").read_text())
 UPSTREAM_BODY = "# {q}\n\nThe docs site says something.\n\n# Sources:\n- [Home]({u}/home.md)\n"
 # Measured on these sites when the core was written: correct 0.00, out-of-scope local 0.00
@@ -34,26 +31,10 @@ CORRECT_FLOOR = 0.0
 OUT_OF_SCOPE_CEILING = 1.0
 
 
-@pytest.fixture(scope="module")
-def sites_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocIndex]:
-    from ingest.embed import make_embeddings
-    from ingest.pipeline import ingest_sync
-    from ingest.store import open_index
-
-    root = tmp_path_factory.mktemp("sites")
-    shutil.copytree(SITES, root / "docs_cache", ignore=shutil.ignore_patterns("*.py", "*.json"))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ANONYMIZED_TELEMETRY", "False")
-    settings = make_settings(data_dir=root / "data", docs_cache=root / "docs_cache")
-    index = open_index(settings, make_embeddings(settings))
-    ingest_sync(settings, [str(root / "docs_cache")], index=index)
-    assert len({c.page_url for c in index.all_chunks()}) == 27
-    yield index
-    mp.undo()
-
-
 @pytest.fixture
-def services(sites_index: DocIndex, http_client: httpx.AsyncClient, tmp_path: Path) -> AgentServices:
+def services(
+    sites_index: DocIndex, http_client: httpx.AsyncClient, tmp_path: Path
+) -> AgentServices:
     settings = make_settings(fallback_enabled=True, docs_cache=tmp_path / "no-profile")
     return build_services(settings, index=sites_index, http_client=http_client)
 
@@ -67,7 +48,9 @@ async def ask(services: AgentServices, case: dict[str, Any]) -> Answer:
         )
         conversation = None
         for earlier in case.get("history", []):
-            conversation = (await answer(services, earlier, conversation_id=conversation)).conversation_id
+            conversation = (
+                await answer(services, earlier, conversation_id=conversation)
+            ).conversation_id
         return await answer(services, case["question"], conversation_id=conversation)
 
 
@@ -123,8 +106,10 @@ async def test_the_core_answers_sites_it_was_not_written_for(services: AgentServ
         and any(_norm(f) in _norm(r.answer) for f in c["facts"])
     ]
     answered_out = [c["id"] for c, r in out_scope if r.mode == "local"]
-    print(f"\nfixture sites: correct {len(correct)}/{len(in_scope)}, "
-          f"out of scope answered locally {len(answered_out)}/{len(out_scope)}")
+    print(
+        f"\nfixture sites: correct {len(correct)}/{len(in_scope)}, "
+        f"out of scope answered locally {len(answered_out)}/{len(out_scope)}"
+    )
     assert len(correct) / len(in_scope) >= CORRECT_FLOOR
     assert len(answered_out) / len(out_scope) <= OUT_OF_SCOPE_CEILING
     for case, result in rows:

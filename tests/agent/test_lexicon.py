@@ -26,7 +26,9 @@ def chunk(n: int, section: str, text: str, page: str = "https://d.test/p") -> Ch
 SECTIONS = [
     chunk(0, "Schedule a backup", "To schedule a backup, run the scheduler every Monday."),
     chunk(1, "Restore", "To restore a backup, choose a point in time. The restore takes minutes."),
-    chunk(2, "Subscriptions", "A subscription delay is set in minutes. Subscriptions renew monthly."),
+    chunk(
+        2, "Subscriptions", "A subscription delay is set in minutes. Subscriptions renew monthly."
+    ),
     chunk(3, "Console", "The console shows the subscription and the backup schedule every day."),
 ]
 

@@ -39,7 +39,9 @@ def test_sentences_never_split_inside_code_spans_abbreviations_or_ellipses() -> 
         "Then e.g. this one... and go.",
         "Version 1.2 works!",
     ]
-    assert sentences("Run `INSERT … RETURNING id. Commit` first. Then [see v2. Docs](x.md) go.") == [
+    assert sentences(
+        "Run `INSERT … RETURNING id. Commit` first. Then [see v2. Docs](x.md) go."
+    ) == [
         "Run `INSERT … RETURNING id. Commit` first.",
         "Then [see v2. Docs](x.md) go.",
     ]

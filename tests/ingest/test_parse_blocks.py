@@ -126,7 +126,9 @@ def test_layout_and_conditional_blocks_keep_all_text(zoo: Page) -> None:
     layout = section(zoo, "Layout")
     for words in ("Left column words.", "Right column words.", "Premium visitors see this."):
         assert words in layout.text
-    assert "**Prompt (Summarise a page):** Summarise this page in three bullet points." in layout.text
+    assert (
+        "**Prompt (Summarise a page):** Summarise this page in three bullet points." in layout.text
+    )
 
 
 def test_hint_inside_a_step(nested: Page) -> None:
@@ -139,7 +141,9 @@ def test_hint_inside_a_step(nested: Page) -> None:
 def test_tabs_and_code_with_tags_inside_a_step(nested: Page) -> None:
     configure = section(nested, "Configure")
     assert configure.step == (2, 3)
-    assert configure.text.startswith("**macOS:** Edit the file in your home folder.\n\n**Windows:**")
+    assert configure.text.startswith(
+        "**macOS:** Edit the file in your home folder.\n\n**Windows:**"
+    )
     assert 'Set-Config -Template "{% if user %}{{ user.name }}{% endif %}"' in configure.text
     assert '{% hint style="info" %}this is code, not a hint{% endhint %}' in configure.text
     assert configure.meta.get("hints") is None
@@ -216,11 +220,11 @@ def test_gitbook_markup_documented_in_code_stays_verbatim() -> None:
     are content, kept exactly as written; the real hint around them still works."""
     md = (
         "# Variables\n\n"
-        "Insert `{% vars.support_email %}` or `{% if visitor.claims.plan == \"pro\" %}`.\n\n"
+        'Insert `{% vars.support_email %}` or `{% if visitor.claims.plan == "pro" %}`.\n\n'
         '{% hint style="info" %}\n'
         "Mention `{% endhint %}` in code. Double ticks: `` `{% hint %}` ``.\n"
         "{% endhint %}\n\n"
-        "```markdown\n{% hint style=\"warning\" %}\nCareful!\n{% endhint %}\n```\n"
+        '```markdown\n{% hint style="warning" %}\nCareful!\n{% endhint %}\n```\n'
     )
     text = parse_page(md, "https://d.test/vars").sections[0].text
     assert '`{% vars.support_email %}` or `{% if visitor.claims.plan == "pro" %}`' in text

@@ -1,0 +1,77 @@
+"""What an offline answer looks like, on the team's fixture sites: procedures whole and in
+order, markdown intact, one passage of the best section, distinct follow-ups."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.extractive import STEPS_INTRO, Draft, compose, question_for
+from agent.retrieve import Retriever
+from ingest.store import DocIndex
+
+
+@pytest.fixture(scope="module")
+def retriever(sites_index: DocIndex) -> Retriever:
+    return Retriever(sites_index)
+
+
+def answer_of(retriever: Retriever, question: str) -> Draft:
+    return compose(question, retriever.retrieve(question), verbs=retriever.lexicon().verbs)
+
+
+def test_a_procedure_comes_back_whole_and_in_order(retriever: Retriever) -> None:
+    draft = answer_of(retriever, "How do I restore the database to a point in time?")
+    steps = re.findall(r"^(\d+)\. \*\*(.+?)\*\* \[\d+\]$", draft.text, re.MULTILINE)
+    assert [n for n, _ in steps] == ["1", "2", "3", "4"]
+    assert [t for _, t in steps] == [
+        "Stop the server",
+        "Restore the base backup",
+        "Replay the WAL",
+        "Open the database for writes",
+    ]
+    # the steps' own code is a fenced block, indented under its step, lines intact
+    assert "   ```bash\n   quill-restore --source s3://acme-backups/quill/prod \\\n" in draft.text
+
+
+def test_one_step_is_never_presented_as_step_by_step(retriever: Retriever) -> None:
+    for question in ["How do I open the restored database for writes?", "tern rollback"]:
+        draft = answer_of(retriever, question)
+        numbered = re.findall(r"^\d+\. \*\*", draft.text, re.MULTILINE)
+        assert STEPS_INTRO not in draft.text or len(numbered) >= 2, draft.text
+
+
+def test_code_fences_keep_their_language_and_lines(retriever: Retriever) -> None:
+    draft = answer_of(retriever, "how do I create a query template?")
+    assert (
+        "```sql\nCREATE TEMPLATE orders_report AS $$\nSELECT id, customer_id, total\n" in draft.text
+    )
+    assert "{% if region %}\n  AND region = {{ region }}\n{% endif %}" in draft.text
+
+
+def test_hints_are_labelled_callouts_and_tables_stay_tables(retriever: Retriever) -> None:
+    draft = answer_of(retriever, "does tern rollback also restore environment variables?")
+    assert "> **Warning:** A rollback restores code only." in draft.text
+    table = answer_of(retriever, "what is the default deploy.timeout in tern.yaml?")
+    assert re.search(r"^\| .+ \|\n\|( --- \|)+\n", table.text, re.MULTILINE), table.text
+
+
+def test_an_answer_is_one_passage_with_its_heading_and_citation(retriever: Retriever) -> None:
+    draft = answer_of(retriever, "how long does Ledgerly remember an idempotency key?")
+    assert draft.text.startswith("**How keys are stored** [1]\n\n")
+    assert len(draft.sources) <= 2
+    assert all(f"[{n}]" in draft.text for n in range(1, len(draft.sources) + 1))
+
+
+def test_followups_keep_the_headings_casing_and_are_distinct(retriever: Retriever) -> None:
+    draft = answer_of(retriever, "after an insert, how do I get the generated id back?")
+    assert len(draft.followups) == len(set(draft.followups)) >= 1
+    headings = {s.section for s in draft.sources}
+    for followup in draft.followups:
+        assert not any(h in followup for h in headings)  # never what the answer covers
+    assert question_for("CREATE TABLE", frozenset({"create"})) == "How do I CREATE TABLE?"
+    assert question_for("Rotate API key", frozenset({"rotate"})) == "How do I rotate API key?"
+    assert question_for("How to generate your API key") == "How do I generate my API key?"
+    assert question_for("Overview") == "What do the docs say about “Overview”?"
+    assert question_for("Can I deploy from CI?") == "Can I deploy from CI?"
