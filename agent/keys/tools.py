@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.tools import StructuredTool, ToolException
 
 from agent.errors import KeyError_, KeyNameError, KeyNotFoundError
-from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
+from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal, status_of
 from agent.keys.format import parse_key
 from agent.models import NewSecret
 
@@ -34,17 +33,6 @@ class KeyToolContext:
     channel: Channel
     on_secret: Callable[[NewSecret], None]
     approval_id: str | None = None
-
-
-def status_of(record: APIKeyRecord, now: datetime | None = None) -> str:
-    """revoked / disabled / expired / active."""
-    if record.removed:
-        return "revoked"
-    if not record.enabled:
-        return "disabled"
-    if record.expiration_date is not None and record.expiration_date <= (now or datetime.now(UTC)):
-        return "expired"
-    return "active"
 
 
 def safe_view(record: APIKeyRecord) -> dict[str, Any]:
