@@ -129,10 +129,9 @@ class McpTools:
     async def search_documentation(self, query: str, ctx: Context) -> list[dict[str, str]]:
         """Search the documentation; returns matching sections with links and excerpts."""
         await self.principal(ctx, required=False)
-        base, site = self.base(ctx), self.settings.site_url
         services = self.app.state.services
-        found = await anyio.to_thread.run_sync(lambda: agent_tools.search_docs(services, query, 5))
-        return [{**item, "url": md.local_md_url(item["url"], site, base)} for item in found]
+        # sources keep the docs site's URL (server/markdown.py's rule); getPage takes it
+        return await anyio.to_thread.run_sync(lambda: agent_tools.search_docs(services, query, 5))
 
     async def get_page(self, url: str, ctx: Context) -> str:
         """The markdown of a documentation page (page URL or its `.md` URL)."""
@@ -151,9 +150,7 @@ class McpTools:
             asked[: self.settings.max_question_chars], principal=principal, channel="mcp"
         )
         base = self.base(ctx)
-        text = md.ask_document(
-            question, answer, md_url=f"{base}/llms.txt", site_url=self.settings.site_url, base=base
-        )
+        text = md.ask_document(question, answer, md_url=f"{base}/llms.txt")
         ids = f"conversation_id: {answer.conversation_id}, turn: {turn}"
         return f"{text}\n({ids} — for sendFeedback)\n"
 

@@ -21,7 +21,6 @@ from agent import tools as agent_tools
 from agent.keys import tools as key_tools
 from agent.keys.base import Principal
 from agent.service import AgentServices
-from server import markdown as md
 from server.deps import AnsweringDep, InsightsDep, OptionalPrincipal, ServicesDep, SettingsDep
 from server.errors import BadRequest, Conflict, NotFound, Unauthorized
 from server.routes.ask import base_url, page_markdown
@@ -74,8 +73,7 @@ async def call_tool(
     if name == "searchDocumentation":
         query = str(_arg(args, "query"))
         found = await anyio.to_thread.run_sync(lambda: agent_tools.search_docs(services, query, 5))
-        site = settings.site_url
-        return {"result": [{**f, "url": md.local_md_url(f["url"], site, base)} for f in found]}
+        return {"result": found}  # sources keep the docs site's URL (server/markdown.py)
     if name == "getPage":
         url = str(_arg(args, "url"))
         path = url.split("://", 1)[1].partition("/")[2] if "://" in url else url
