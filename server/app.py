@@ -34,7 +34,7 @@ from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
 from server.problems import error_body, to_server_error
 from server.ratelimit import RateLimiter
-from server.routes import ask, chat, completions, feedback, keys, mcp, ops, tools
+from server.routes import apidocs, ask, chat, completions, feedback, keys, mcp, ops, tools
 
 log = logging.getLogger(f"{LOGGER}.app")
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "bad_request"}
@@ -140,7 +140,8 @@ def create_app(
         version="0.1.0",
         description="Documentation agent: chat, GitBook-compatible ask proxy, key API, MCP.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # server/routes/apidocs.py serves /docs from packaged assets
+        redoc_url=None,
         # off unless asked for: even with no provider set up, FastAPI asks OpenTelemetry for
         # three providers (environment look-ups) on every request
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
@@ -160,6 +161,7 @@ def create_app(
 
         _add_routes(app, ui.router)
     _docs_routes_last(app)
+    _add_routes(app, apidocs.router)
     _add_routes(app, ask.router)  # last: its `/{path}.md` catch-all must not shadow others
     return app
 

@@ -57,12 +57,12 @@ def document_link(url: str, site_url: str, base: str) -> str:
 
 def rewrite_links(markdown: str, site_url: str, base: str) -> str:
     """Links and images of a served document, by `document_link` (markdown and HTML)."""
-    text = _MD_LINK.sub(
-        lambda m: f"]({document_link(m.group('url'), site_url, base)})", markdown
-    )
+    text = _MD_LINK.sub(lambda m: f"]({document_link(m.group('url'), site_url, base)})", markdown)
     return _HTML_LINK.sub(
-        lambda m: f"{m.group('attr')}={m.group('q')}"
-        f"{document_link(m.group('url'), site_url, base)}{m.group('q')}",
+        lambda m: (
+            f"{m.group('attr')}={m.group('q')}"
+            f"{document_link(m.group('url'), site_url, base)}{m.group('q')}"
+        ),
         text,
     )
 

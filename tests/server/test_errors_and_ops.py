@@ -156,9 +156,8 @@ async def test_bootstrap_admin_key_printed_once_and_is_admin(
 
 
 def test_serve_command_runs_uvicorn_with_the_factory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
     import uvicorn
+    from typer.testing import CliRunner
 
     from server.cli import app as cli
 
