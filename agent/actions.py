@@ -28,9 +28,11 @@ SIGN_IN = (
     "with the request (`Authorization: Bearer <key>` or `X-Api-Key: <key>`), sign in to the "
     "web chat with it, or use `docsagent keys` on the server."
 )
+# Each surface delivers the secret its own way, apart from the message (a pop-up, a
+# terminal panel, an MCP dialog, a one-time link): the message says only that.
 SHOWN_ONCE = (
-    "The secret is shown **once**, below this message: copy it now and store it somewhere "
-    "safe. It cannot be shown again."
+    "The new secret is shown to you **once**, apart from this message: copy it and store it "
+    "somewhere safe. It cannot be shown again."
 )
 TOOL_FOR = {"rotate": "rotate_api_key", "revoke": "revoke_api_key"}
 

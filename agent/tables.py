@@ -1,12 +1,24 @@
-"""SQL tables of the agent layer (created by migration 0002_agent): conversations and
-their turns, pending key actions awaiting approval, and the fallback answer cache.
+"""SQL tables of the agent layer (created by migrations 0002_agent and 0005_threads):
+conversations and their turns, pending key actions awaiting approval, the fallback answer
+cache, the heads of OpenAI-style threads, and sealed one-time secret tickets.
 
 Times are UTC epoch seconds (floats) so SQLite and PostgreSQL compare them alike.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -62,4 +74,32 @@ fallback_cache = Table(
     Column("key", String(64), primary_key=True),  # sha256 of normalised question + page
     Column("value", Text, nullable=False),  # JSON of the parsed upstream answer
     Column("expires_at", Float, nullable=False),
+)
+
+threads = Table(
+    "agent_threads",
+    metadata,
+    # HMAC of (caller, the history through our last reply): what a resent history continues
+    Column("head", String(64), primary_key=True),
+    Column(
+        "conversation_id",
+        String(64),
+        ForeignKey("agent_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,  # one head per conversation: the newest
+    ),
+    Column("owner", String(255), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+secret_tickets = Table(
+    "agent_secret_tickets",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the ticket (never the ticket)
+    Column("owner", String(255), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("key_name", String(255), nullable=False),
+    Column("sealed", Text, nullable=False),  # the secret, encrypted with the ticket
+    Column("expires_at", Float, nullable=False),
+    Column("used", Boolean, nullable=False, default=False),
 )

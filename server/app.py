@@ -32,9 +32,21 @@ from server.config import Settings, get_settings
 from server.deps import doc_index
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
+from server.openai_state import OpenAIState
 from server.problems import error_body, to_server_error
 from server.ratelimit import RateLimiter
-from server.routes import apidocs, ask, chat, completions, feedback, keys, mcp, ops, tools
+from server.routes import (
+    apidocs,
+    ask,
+    chat,
+    completions,
+    feedback,
+    keys,
+    mcp,
+    ops,
+    secrets,
+    tools,
+)
 
 log = logging.getLogger(f"{LOGGER}.app")
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "bad_request"}
@@ -124,6 +136,7 @@ def create_app(
         )
         app.state.limiter = RateLimiter(built.engine)
         app.state.answering = Answering(built, app.state.insights, metrics)
+        app.state.openai = await anyio.to_thread.run_sync(lambda: OpenAIState.build(built))
         log.info("docsagent ready")
         try:
             async with app.state.mcp.session_manager.run():
@@ -152,7 +165,14 @@ def create_app(
     _install_error_handlers(app, metrics)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     # the key API first: routes are matched in order, and it is the hot authenticated path
-    for router in (keys.router, ops.router, chat.router, completions.router, feedback.router):
+    for router in (
+        keys.router,
+        ops.router,
+        chat.router,
+        completions.router,
+        feedback.router,
+        secrets.router,
+    ):
         _add_routes(app, router)
     _add_routes(app, tools.router)
     mcp.mount(app, settings)
