@@ -14,8 +14,9 @@
   a one-time page (`/#secret=<ticket>`, `agent.secret_tickets`) that shows it to the
   owner signed in; docsagent-aware clients also get it in the top-level
   `docsagent_secret` field.
-- `max_tokens` / `max_completion_tokens` cut the message (`finish_reason: "length"`);
-  `usage` counts the request's and the reply's tokens (`server.tokens`).
+- `max_tokens` / `max_completion_tokens` cut the message (`finish_reason: "length"`),
+  never a new key's link; `usage` counts the request's and the reply's tokens
+  (`server.tokens`).
 """
 
 from __future__ import annotations
@@ -91,20 +92,22 @@ class CompletionRequest(BaseModel):
         return self.max_completion_tokens or self.max_tokens
 
 
-def render_content(answer: Answer, *, secret_link: str = "", placeholder_key: bool = False) -> str:
+def secret_notice(link: str) -> str:
+    """Where a standard client's user gets a new key (never cut by max_tokens)."""
+    return (
+        f"\n\n**Your new key is not in this message.** Open {link} in a browser and sign in "
+        "with your API key to see and copy it: the link works once, within 10 minutes."
+    )
+
+
+def render_content(answer: Answer, *, placeholder_key: bool = False) -> str:
     """The answer (which shows a pending action's preview), how to decide a pending action
-    here, where to get a new secret, and sources as a markdown list."""
+    here, and sources as a markdown list."""
     text = answer.answer.strip()
     if answer.pending_action:
         text += (
             f"\n\nPending action `{answer.pending_action.id}`: reply yes or no as your next "
             "message in this conversation, or approve or reject it in the web chat."
-        )
-    if secret_link:
-        text += (
-            f"\n\n**Your new key is not in this message.** Open {secret_link} in a browser and "
-            "sign in with your API key to see and copy it: the link works once, within 10 "
-            "minutes."
         )
     if placeholder_key and answer.mode == "action" and not answer.pending_action:
         text += (
@@ -149,21 +152,19 @@ async def completions(
     answer = await answering.answer(
         question, conversation_id=found or body.user, principal=caller.principal
     )
-    link = ""
+    content, finish = render_content(answer, placeholder_key=caller.placeholder), "stop"
+    if body.token_limit is not None:
+        limit = body.token_limit
+        content, was_cut = await run(lambda: state.tokens.truncate(content, limit))
+        finish = "length" if was_cut else "stop"
     if answer.secret is not None:
         secret = answer.secret
         ticket = await run(lambda: state.tickets.seal(owner, secret))
-        link = f"{base_url(request, settings)}/#secret={ticket}"
-    content = render_content(answer, secret_link=link, placeholder_key=caller.placeholder)
-    finish = "stop"
-    if body.token_limit is not None:
-        cut, was_cut = state.tokens.truncate(content, body.token_limit)
-        if was_cut:
-            content, finish = cut, "length"
+        content += secret_notice(f"{base_url(request, settings)}/#secret={ticket}")
     replied = [*history, ("user", question), ("assistant", content)]
     await run(lambda: state.threads.advance(answer.conversation_id, owner, replied))
-    prompt = sum(state.tokens.count(m.text()) for m in body.messages)
-    completion = state.tokens.count(content)
+    prompt = await run(lambda: sum(state.tokens.count(m.text()) for m in body.messages))
+    completion = await run(lambda: state.tokens.count(content))
     usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

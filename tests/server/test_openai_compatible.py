@@ -164,3 +164,17 @@ def test_a_new_key_comes_as_a_one_time_link_never_in_the_message(
     with httpx.Client(base_url=live_server.url) as http:
         anonymous = http.post("/v1/secrets/claim", json={"ticket": ticket})
     assert anonymous.status_code == 401
+
+
+def test_max_tokens_never_cuts_a_new_keys_link(live_server: LiveServer) -> None:
+    services = live_server.app.state.services
+    alice = new_user(services)
+    chat = Chat(client_for(live_server, alice.secret))
+    reply = chat.say("generate a key named 'Tablet'", max_tokens=3)
+    assert chat.last.choices[0].finish_reason == "length"
+    remember_secret(chat.last.model_extra["docsagent_secret"]["api_key"])
+    found = LINK.search(reply)
+    assert found is not None, reply
+    opened = claim(live_server, found.group(1), alice)
+    assert opened.status_code == 200 and opened.json()["name"] == "Tablet"
+    remember_secret(opened.json()["api_key"])
