@@ -42,11 +42,6 @@ def looks_like_api_key(secret: str, settings: Settings) -> bool:
     return secret.startswith(prefixes or (settings.key_prefix,))
 
 
-def admin_owners(settings: Settings) -> frozenset[str]:
-    """Owners allowed to read insights: the bootstrap owner and DOCSAGENT_ADMINS."""
-    return _admins(settings.admins)
-
-
 def _authenticate_blocking(
     secret: str, keys: KeyManager, settings: Settings, limiter: RateLimiter, client: str
 ) -> Principal:

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
 from agent.models import Answer
+from agent.pages import strip_upstream
 
 PLACEHOLDERS = frozenset({"", "<question>", "{question}", "question", "<q>", "?"})
-_FOOTER = re.compile(r"^#{1,3} Agent Instructions\b.*", re.MULTILINE | re.DOTALL)
 _MD_LINK = re.compile(r"\]\((?P<url>[^)\s]+)\)")
 _HTML_LINK = re.compile(r"""(?P<attr>\b(?:src|href))=(?P<q>["'])(?P<url>[^"'\s>]+)(?P=q)""")
 _FILE_PATH = re.compile(r"(^|/)(files|~gitbook|\.gitbook)/|\.(?!md$)[A-Za-z0-9]{2,5}$")
@@ -65,15 +65,6 @@ def rewrite_links(markdown: str, site_url: str, base: str) -> str:
         ),
         text,
     )
-
-
-def strip_upstream(markdown: str) -> str:
-    """The page without a GitBook pointer line and "Agent Instructions" footer."""
-    lines = markdown.lstrip("\ufeff").splitlines()
-    if lines and lines[0].startswith(">") and "llms" in lines[0].lower():
-        lines = lines[1:]
-    body = "\n".join(lines)
-    return _FOOTER.sub("", body).rstrip()
 
 
 def pointer_line(base: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 Channel = Literal["cli", "rest", "ui", "chat", "mcp"]
@@ -66,17 +66,6 @@ class APIKeyRecord:
             "last_used_at": iso(self.last_used_at),
             "expiration_date": iso(self.expiration_date),
         }
-
-
-def status_of(record: APIKeyRecord, now: datetime | None = None) -> str:
-    """revoked / disabled / expired / active."""
-    if record.removed:
-        return "revoked"
-    if not record.enabled:
-        return "disabled"
-    if record.expiration_date is not None and record.expiration_date <= (now or datetime.now(UTC)):
-        return "expired"
-    return "active"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ingest.errors import IndexError_
+from ingest.errors import DocIndexError
 from server.cli.common import console, friendly_errors, load_settings
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def search(
     with friendly_errors():
         index = _open(settings)
         if index.count() == 0:
-            raise IndexError_("the index is empty: run `docsagent ingest` first")
+            raise DocIndexError("the index is empty: run `docsagent ingest` first")
         hits = index.search(query, k=k)
         if as_json:
             rows = [

@@ -18,7 +18,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from agent.keys.base import LOCAL_OWNER, APIKeyRecord, KeyManager, status_of
+from agent.keys.base import LOCAL_OWNER, APIKeyRecord, KeyManager
+from agent.keys.format import status_of
 from server.cli.common import console, friendly_errors, load_settings
 
 ROTATE_WARNING = "the current key will be permanently disabled and replaced with a new one"
@@ -88,7 +89,7 @@ def find_key(manager: KeyManager, ref: str, owner: str | None) -> APIKeyRecord:
     """The key `ref` (id, or a unique name or masked form) names: among `owner`'s keys, or
     without an owner among every owner's (an id is unique; a name two owners use is not)."""
     from agent.errors import KeyNameError, KeyNotFoundError
-    from agent.keys.tools import resolve_key
+    from agent.keys.lookup import resolve_key
 
     if owner is not None:
         return resolve_key(manager, owner, ref)

@@ -136,8 +136,8 @@ async def test_tools_list_and_invoke(client: httpx.AsyncClient, alice: User, bob
         await client.post("/v1/tools/searchDocumentation", json={"query": "rotate key"})
     ).json()
     # a search result is a source: the docs site's page with its anchor, never rewritten
-    assert found["result"] and found["result"][0]["url"].startswith("https://docs.nexos.ai/")
-    assert "#" in found["result"][0]["url"]
+    first = found["result"]["results"][0]["url"]
+    assert first.startswith("https://docs.nexos.ai/") and "#" in first
     assert_error(await client.post("/v1/tools/list_api_keys", json={}), 401, "unauthorized")
     assert_error(await client.post("/v1/tools/nope", json={}), 404, "not_found")
 

@@ -1,7 +1,7 @@
 """OpenAI-style thread heads and one-time secret tickets
 
-Revision ID: 0005_threads
-Revises: 0004_epochs
+Revision ID: 0006_threads
+Revises: 0005_rate_limits_moved
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_threads"
-down_revision = "0004_epochs"
+revision = "0006_threads"
+down_revision = "0005_rate_limits_moved"
 branch_labels = None
 depends_on = None
 
