@@ -21,13 +21,15 @@ install: $(STAMP)
 run: install
 	$(BIN)/docsagent serve
 
-## make test: venv, install, the whole test suite.
 ## make run-scaled: PostgreSQL + a Chroma server + uvicorn --workers 4 (docs/scaling.md).
 run-scaled: install
 	bash scripts/run-scaled.sh
 
+## make test: venv, install, PostgreSQL + a Chroma server on loopback (scripts/services.sh,
+## idempotent: running ones are reused), then the whole test suite, nothing skipped.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	bash scripts/services.sh > $(VENV)/test-services.env
+	env $$(cat $(VENV)/test-services.env) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check ingest agent server tests bench

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from agent.service import AgentServices
 
 SIGN_IN = KeyRequiredError.MESSAGE
+# Each surface delivers the secret its own way, apart from the message (a pop-up, a
+# terminal panel, an MCP dialog, a one-time link): the message says only that.
 SHOWN_ONCE = (
-    "The secret is shown **once**, below this message: copy it now and store it somewhere "
-    "safe. It cannot be shown again."
+    "The new secret is shown to you **once**, apart from this message: copy it and store it "
+    "somewhere safe. It cannot be shown again."
 )
 TOOL_FOR = {"rotate": key_tools.rotate_api_key, "revoke": key_tools.revoke_api_key}
 _APPROVED = {spec.name: spec for spec in TOOL_FOR.values()}

@@ -52,6 +52,22 @@ class Conversations:
             )
             return new_id
 
+    def claim(self, conversation_id: str, owner: str) -> None:
+        """Give an anonymous conversation to `owner` (who just signed in, in the tab that
+        holds it); someone's own conversation stays theirs. ConversationNotFoundError for
+        an unknown id or another owner's conversation."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(conversations.c.owner).where(conversations.c.id == conversation_id)
+            ).first()
+            if row is None or row.owner not in ("", owner):
+                raise ConversationNotFoundError("no such conversation")
+            conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id, conversations.c.owner == "")
+                .values(owner=owner, updated_at=self.clock())
+            )
+
     def owner_of(self, conversation_id: str) -> str | None:
         with self.engine.begin() as conn:
             row = conn.execute(

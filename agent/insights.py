@@ -142,9 +142,21 @@ class InsightsStore:
     def add_feedback(
         self, *, conversation_id: str, turn: int, rating: str, comment: str, owner: str | None
     ) -> None:
-        """Attach a rating (up/down) and an optional comment to a recorded answer."""
+        """Attach a rating (up/down) and an optional comment to a recorded answer: one per
+        answer and person, the latest wins (a 👎 is recorded at once; a comment sent
+        after it replaces it)."""
+        same = (
+            (feedback_table.c.conversation_id == conversation_id)
+            & (feedback_table.c.turn == turn)
+            & (
+                feedback_table.c.owner.is_(None)
+                if owner is None
+                else feedback_table.c.owner == owner
+            )
+        )
         try:
             with self._engine.begin() as conn:
+                conn.execute(feedback_table.delete().where(same))
                 conn.execute(
                     feedback_table.insert().values(
                         at=self._clock(),

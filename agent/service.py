@@ -386,6 +386,21 @@ def history(
     return turns
 
 
+def claim(
+    services: AgentServices,
+    conversation_id: str,
+    principal: Principal,
+    token: str | None = None,
+) -> None:
+    """A conversation started signed out continues as the user's who signs in holding
+    it. `token` is the anonymous conversation's capability when the server hands one to
+    its creator; it must pass the same check as reading the conversation. (Today an
+    anonymous conversation opens with its id, so there is nothing more to check.)"""
+    del token
+    with services.turn_lock:
+        services.conversations.claim(conversation_id, principal.owner)
+
+
 async def close(services: AgentServices) -> None:
     """Write the key store's buffered uses, release the HTTP client `build_services` made
     (an injected one is the caller's)."""

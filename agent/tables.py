@@ -10,6 +10,8 @@ these (tests/agent/test_schema.py runs Alembic's autogenerate comparison against
   compare them alike).
 - `epochs`: named change counters that let every worker cache what they guard.
 - insights: answered questions and the feedback on them.
+- the heads of conversations held by clients that resend their history (`agent/threads.py`)
+  and sealed one-time secret tickets (`agent/secret_tickets.py`).
 """
 
 from __future__ import annotations
@@ -208,4 +210,34 @@ epochs_table = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# --- OpenAI-compatible threads and one-time secret tickets (migration 0006_threads) ----
+
+threads = Table(
+    "agent_threads",
+    metadata,
+    # sha256 of (caller, the history through our last reply): what a resent history continues
+    Column("head", String(64), primary_key=True),
+    Column(
+        "conversation_id",
+        String(64),
+        ForeignKey("agent_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,  # one head per conversation: the newest
+    ),
+    Column("owner", String(255), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+secret_tickets = Table(
+    "agent_secret_tickets",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the ticket (never the ticket)
+    Column("owner", String(255), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("key_name", String(255), nullable=False),
+    Column("sealed", Text, nullable=False),  # the secret, encrypted with the ticket
+    Column("expires_at", Float, nullable=False),
+    Column("used", Boolean, nullable=False, default=False),
 )

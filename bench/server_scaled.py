@@ -1,7 +1,7 @@
 """`?ask=` throughput of the scaled setup: `uvicorn --workers N` (N = 1, 2, 4) on
 PostgreSQL + a Chroma server, driven by concurrent loopback clients.
 
-Needs the services of `.ci/services.sh` (DOCSAGENT_TEST_DATABASE_URL and
+Needs the services of `scripts/services.sh` (DOCSAGENT_TEST_DATABASE_URL and
 DOCSAGENT_TEST_CHROMA_URL, or the defaults it prints). Each run gets its own PostgreSQL
 schema and Chroma collection, ingested once before the workers start. Prints requests/s,
 p50/p99 latency and the workers' summed RSS per worker count.

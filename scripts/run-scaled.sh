@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# `make run-scaled`: PostgreSQL + a Chroma server (via .ci/services.sh) and `uvicorn --workers`
+# `make run-scaled`: PostgreSQL + a Chroma server (via scripts/services.sh) and `uvicorn --workers`
 # on loopback. Migrates and ingests docs_cache/ once, before the workers start, so they only
 # serve. Override with DOCSAGENT_WORKERS (default 4), DOCSAGENT_PORT (8000), and
 # DOCSAGENT_KEY_PEPPER (generated into the data dir when unset; set it for several hosts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-while IFS= read -r line; do export "$line"; done < <(bash .ci/services.sh | grep "^DOCSAGENT_TEST_")
+while IFS= read -r line; do export "$line"; done < <(bash scripts/services.sh)
 export DOCSAGENT_DATABASE_URL="${DOCSAGENT_DATABASE_URL:-$DOCSAGENT_TEST_DATABASE_URL}"
 export DOCSAGENT_CHROMA_URL="${DOCSAGENT_CHROMA_URL:-$DOCSAGENT_TEST_CHROMA_URL}"
 export ANONYMIZED_TELEMETRY=False

@@ -136,6 +136,14 @@ class Answering:
         await self._record(label, result, started, principal, channel)
         return result
 
+    async def claim(
+        self, conversation_id: str, principal: Principal, token: str | None = None
+    ) -> None:
+        """Continue a conversation started signed out as the signed-in `principal`'s."""
+        await anyio.to_thread.run_sync(
+            lambda: service.claim(self.services, conversation_id, principal, token)
+        )
+
     async def history(
         self, conversation_id: str, principal: Principal | None
     ) -> list[dict[str, Any]]:

@@ -36,8 +36,20 @@ from server.db import migrate
 from server.deps import doc_index
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
+from server.openai_state import OpenAIState
 from server.ratelimit import RateLimiter
-from server.routes import ask, chat, completions, feedback, keys, mcp, ops, tools
+from server.routes import (
+    apidocs,
+    ask,
+    chat,
+    completions,
+    feedback,
+    keys,
+    mcp,
+    ops,
+    secrets,
+    tools,
+)
 
 log = logging.getLogger(f"{LOGGER}.app")
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "bad_request"}
@@ -126,6 +138,7 @@ def create_app(
         )
         app.state.limiter = RateLimiter(built.engine)
         app.state.answering = Answering(built, app.state.insights, metrics)
+        app.state.openai = await anyio.to_thread.run_sync(lambda: OpenAIState.build(built))
         log.info("docsagent ready")
         try:
             async with app.state.mcp.session_manager.run():
@@ -142,7 +155,8 @@ def create_app(
         version=version(),
         description="Documentation agent: chat, GitBook-compatible ask proxy, key API, MCP.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # server/routes/apidocs.py serves /docs from packaged assets
+        redoc_url=None,
         # off unless asked for: even with no provider set up, FastAPI asks OpenTelemetry for
         # three providers (environment look-ups) on every request
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
@@ -153,7 +167,14 @@ def create_app(
     _install_error_handlers(app, metrics)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     # the key API first: routes are matched in order, and it is the hot authenticated path
-    for router in (keys.router, ops.router, chat.router, completions.router, feedback.router):
+    for router in (
+        keys.router,
+        ops.router,
+        chat.router,
+        completions.router,
+        feedback.router,
+        secrets.router,
+    ):
         _add_routes(app, router)
     _add_routes(app, tools.router)
     mcp.mount(app, settings)
@@ -162,6 +183,7 @@ def create_app(
 
         _add_routes(app, ui.router)
     _docs_routes_last(app)
+    _add_routes(app, apidocs.router)
     _add_routes(app, ask.router)  # last: its `/{path}.md` catch-all must not shadow others
     return app
 

@@ -35,6 +35,13 @@ def extract_key(headers: Mapping[str, str]) -> str | None:
     return api_key or None
 
 
+def looks_like_api_key(secret: str, settings: Settings) -> bool:
+    """Whether `secret` is shaped like a key this server verifies (ours, or with the
+    nexos.ai backend a nexos.ai key); anything else is a client's placeholder."""
+    prefixes = (settings.key_prefix, "nexos-") if settings.keys_backend == "nexos" else ()
+    return secret.startswith(prefixes or (settings.key_prefix,))
+
+
 def _authenticate_blocking(
     secret: str, keys: KeyManager, settings: Settings, limiter: RateLimiter, client: str
 ) -> Principal:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from agent.config import AgentSettings
+from ingest.errors import ConfigError
+
+ENV_PREFIX = "DOCSAGENT_"
+_SECRET_ENDINGS = ("api_key", "pepper", "secret", "password", "token")
 
 
 class Settings(AgentSettings):
@@ -29,5 +33,23 @@ class Settings(AgentSettings):
 
 
 def get_settings() -> Settings:
-    """Read settings from the environment and .env; called at start-up, never at import."""
-    return Settings()
+    """Read settings from the environment and .env; called at start-up, never at import.
+    A bad value is a ConfigError naming the variable, e.g. "DOCSAGENT_PORT='abc': …"."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_problems(exc)) from None
+
+
+def describe_problems(error: ValidationError) -> str:
+    """One line per bad setting, named as the variable the user set (never echoing a
+    value that could be a secret)."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem.get("loc") else ""
+        name = f"{ENV_PREFIX}{field.upper()}" if field else "a setting"
+        value = problem.get("input")
+        shown = "" if field.endswith(_SECRET_ENDINGS) else f"={str(value)[:60]!r}"
+        message = str(problem.get("msg", "is invalid")).removeprefix("Value error, ")
+        lines.append(f"{name}{shown}: {message}")
+    return "bad setting (environment or .env): " + "; ".join(lines)

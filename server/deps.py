@@ -20,10 +20,11 @@ from agent.keys.base import KeyManager, Principal
 from agent.service import AgentServices
 from ingest.store import DocIndex
 from server.answering import Answering
-from server.auth import optional_principal
+from server.auth import extract_key, looks_like_api_key, optional_principal
 from server.config import Settings
-from server.errors import Forbidden
+from server.errors import Forbidden, Unauthorized
 from server.metrics import Metrics
+from server.openai_state import OpenAIState
 
 
 def doc_index(services: AgentServices) -> DocIndex:
@@ -56,7 +57,13 @@ async def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+async def get_openai_state(request: Request) -> OpenAIState:
+    state: OpenAIState = request.app.state.openai
+    return state
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+OpenAIStateDep = Annotated[OpenAIState, Depends(get_openai_state)]
 ServicesDep = Annotated[AgentServices, Depends(get_services)]
 AnsweringDep = Annotated[Answering, Depends(get_answering)]
 InsightsDep = Annotated[InsightsStore, Depends(get_insights)]
@@ -116,6 +123,29 @@ async def get_caller(request: Request) -> Caller:
 
 
 KeyCaller = Annotated[Caller, Depends(get_caller)]
+
+
+class CompletionCaller(NamedTuple):
+    """The OpenAI-compatible surface's caller: None when anonymous, and whether the key
+    sent was a placeholder (not shaped like a key this server verifies)."""
+
+    principal: Principal | None
+    placeholder: bool
+
+
+async def get_completion_caller(request: Request) -> CompletionCaller:
+    """OpenAI SDKs insist on some API key: a placeholder is anonymous, a real key is
+    verified (a wrong one is a 401, as everywhere)."""
+    secret = extract_key(request.headers)
+    settings: Settings = request.app.state.settings
+    if secret is not None and not looks_like_api_key(secret, settings):
+        if settings.require_auth:
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        return CompletionCaller(None, placeholder=True)
+    return CompletionCaller(await _principal(request, required=False), placeholder=False)
+
+
+CompletionCallerDep = Annotated[CompletionCaller, Depends(get_completion_caller)]
 
 
 async def get_admin(principal: CurrentPrincipal) -> Principal:

@@ -25,6 +25,8 @@ _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LOGGER = "docsagent"
 # third-party loggers that write whole payloads at DEBUG (sse_starlette logs every SSE chunk)
 PAYLOAD_LOGGERS = ("sse_starlette", "sse_starlette.sse")
+# third-party loggers whose INFO lines are start-up chatter ("Context impl SQLiteImpl.")
+CHATTY_LOGGERS = ("alembic",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,6 +57,10 @@ def configure_logging(level: str) -> None:
     logging.getLogger(LOGGER).setLevel(level.upper())
     for name in PAYLOAD_LOGGERS:  # they log response bodies (secrets) at DEBUG
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
+    for name in CHATTY_LOGGERS:  # their details only when DEBUG is asked for
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+        )
     root = logging.getLogger()
     if not any(getattr(h, "_docsagent", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)

@@ -1,6 +1,13 @@
 """Pure text helpers of the GitBook-compatible surfaces: page bodies with our pointer line
 and "Agent Instructions" footer, `?ask=` answers in GitBook's shape, not-found text, and
-link rewriting from the docs site to this server."""
+the links of the documents this server serves.
+
+The one rule for links (README "Links and sources"): a *source* — what an answer cites,
+what a search finds — is the docs site's page with its section anchor on every surface and
+is never rewritten. Inside a markdown document this server serves (a page, `llms.txt`,
+`llms-full.txt`), a link to another docs page is navigation and points to this server's
+`.md` copy, while images and files (`/files/…`, anything with a file extension other than
+`.md`) point to the docs site, which hosts them (they are not ingested)."""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from agent.pages import strip_upstream
 
 PLACEHOLDERS = frozenset({"", "<question>", "{question}", "question", "<q>", "?"})
 _MD_LINK = re.compile(r"\]\((?P<url>[^)\s]+)\)")
+_HTML_LINK = re.compile(r"""(?P<attr>\b(?:src|href))=(?P<q>["'])(?P<url>[^"'\s>]+)(?P=q)""")
+_FILE_PATH = re.compile(r"(^|/)(files|~gitbook|\.gitbook)/|\.(?!md$)[A-Za-z0-9]{2,5}$")
 
 
 def is_placeholder(question: str) -> bool:
@@ -20,21 +29,42 @@ def is_placeholder(question: str) -> bool:
 
 
 def local_md_url(url: str, site_url: str, base: str) -> str:
-    """A docs-site page URL (with optional #anchor) as this server's `.md` URL."""
+    """A docs-site page URL (with optional #anchor) as this server's `.md` URL; any other
+    URL unchanged."""
     site = site_url.rstrip("/")
     if not url.startswith(site):
         return url
     parts = urlsplit(url)
     path = parts.path.rstrip("/")
-    if not path.endswith(".md") and not re.search(r"\.[a-z0-9]{2,4}$", path):
+    if not path.endswith(".md"):
         path = (path or "/readme") + ".md"
     anchor = f"#{parts.fragment}" if parts.fragment else ""
     return f"{base}{path}{anchor}"
 
 
+def document_link(url: str, site_url: str, base: str) -> str:
+    """Where a link inside a served markdown document points (the module's rule): a docs
+    page → this server's `.md`, an image or file → the docs site, anything else as is."""
+    site = site_url.rstrip("/")
+    if url.startswith("/") and not url.startswith("//"):
+        url = f"{site}{url}"
+    if not url.startswith(f"{site}/") and url != site:
+        return url
+    if _FILE_PATH.search(urlsplit(url).path):
+        return url
+    return local_md_url(url, site, base)
+
+
 def rewrite_links(markdown: str, site_url: str, base: str) -> str:
-    """Point links at the docs site to this server's `.md` pages."""
-    return _MD_LINK.sub(lambda m: f"]({local_md_url(m.group('url'), site_url, base)})", markdown)
+    """Links and images of a served document, by `document_link` (markdown and HTML)."""
+    text = _MD_LINK.sub(lambda m: f"]({document_link(m.group('url'), site_url, base)})", markdown)
+    return _HTML_LINK.sub(
+        lambda m: (
+            f"{m.group('attr')}={m.group('q')}"
+            f"{document_link(m.group('url'), site_url, base)}{m.group('q')}"
+        ),
+        text,
+    )
 
 
 def pointer_line(base: str) -> str:
@@ -71,9 +101,10 @@ def help_text(md_url: str) -> str:
     )
 
 
-def ask_document(question: str, answer: Answer, *, md_url: str, site_url: str, base: str) -> str:
-    """GitBook's `?ask=` shape: question, answer, follow-up links, source links."""
-    parts = [f"# {question.strip()}", "", rewrite_links(answer.answer.strip(), site_url, base)]
+def ask_document(question: str, answer: Answer, *, md_url: str) -> str:
+    """GitBook's `?ask=` shape: question, answer, follow-up links (asking again here), and
+    the sources as cited: the docs site's pages with their anchors."""
+    parts = [f"# {question.strip()}", "", answer.answer.strip()]
     if answer.followups:
         parts += ["", "# Suggested Follow-up Questions:", ""]
         parts += [f"- [{f}]({md_url}?ask={quote(f, safe='')})" for f in answer.followups]
@@ -81,11 +112,10 @@ def ask_document(question: str, answer: Answer, *, md_url: str, site_url: str, b
         parts += ["", "# Sources:", ""]
         seen: set[str] = set()
         for source in answer.sources:
-            link = local_md_url(source.url, site_url, base)
-            if link not in seen:
-                seen.add(link)
+            if source.url not in seen:
+                seen.add(source.url)
                 title = f"{source.title} › {source.section}" if source.section else source.title
-                parts.append(f"- [{title}]({link})")
+                parts.append(f"- [{title}]({source.url})")
     return "\n".join(parts) + "\n"
 
 

@@ -1,8 +1,9 @@
 """The server's side of a tool call (`agent.toolbox.host.ToolHost`), the same for
-`/v1/tools` and MCP: docs links point at this server's `.md` pages, pages and answers come
-in GitBook's shapes, questions are answered through `Answering` (recorded in insights, so
-they can be rated), feedback goes to insights, and a staged change is approved in the
-web chat. `run_tool` is how both surfaces run a tool."""
+`/v1/tools` and MCP: links follow server/markdown.py's one rule (a source or a page's URL
+in a result is the docs site's; links inside the documents served point at this server's
+`.md` pages), pages and answers come in GitBook's shapes, questions are answered through
+`Answering` (recorded in insights, so they can be rated), feedback goes to insights, and
+a staged change is approved in the web chat. `run_tool` is how both surfaces run a tool."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class ServerHost:
         self.answering, self.insights = answering, insights
 
     def link(self, url: str) -> str:
-        return md.local_md_url(url, self.settings.site_url, self.base)
+        return url  # a source stays the docs site's anchored page, on every surface
 
     def page(self, url: str, title: str, markdown: str) -> str:
         md_url = f"{self.base}{urlsplit(url).path}.md"
@@ -49,17 +50,14 @@ class ServerHost:
         )
 
     def missing_page(self, path: str, closest: Sequence[tuple[str, str]]) -> str:
-        near = [(title, self.link(url)) for title, url in closest]
+        near = [
+            (title, md.local_md_url(url, self.settings.site_url, self.base))
+            for title, url in closest
+        ]
         return md.not_found_document(f"{path}.md", near, self.base)
 
     def answer(self, question: str, answer: Answer) -> str:
-        return md.ask_document(
-            question,
-            answer,
-            md_url=f"{self.base}/llms.txt",
-            site_url=self.settings.site_url,
-            base=self.base,
-        )
+        return md.ask_document(question, answer, md_url=f"{self.base}/llms.txt")
 
     async def ask(
         self, question: str, principal: Principal | None, channel: Channel

@@ -180,6 +180,14 @@ class LocalKeyManager:
         self._cache.remember_listing(owner, epoch, records)
         return records
 
+    def list_every_owner(self) -> builtins.list[APIKeyRecord]:
+        """Every owner's keys that are not revoked, by owner then age (the local
+        administrator's view: `docsagent keys list` without --owner)."""
+        self._usage.flush()
+        query = select(keys_table).where(K.removed == false()).order_by(K.owner, K.created_at, K.id)
+        with self._db() as connection:
+            return [self._record(row) for row in connection.execute(query)]
+
     def list_cached(self, owner: str) -> tuple[APIKeyRecord, ...] | None:
         """`list` from memory plus one epoch read, or None (see `verify_cached`)."""
         if not self._epochs.inline or self._usage.pending:

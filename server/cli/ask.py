@@ -1,28 +1,45 @@
 """`docsagent ask "question" [--json]` (one answer; JSON is the Answer contract) and
 `docsagent chat` (a REPL: markdown, sources, y/n for pending key actions, a new secret
-shown once in a panel). Both call `agent.service`, like every other surface."""
+shown once in a panel). Both call `agent.service`, like every other surface; it is
+imported when a command runs, so `--help` does not wait for it."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markdown import Markdown
-from rich.panel import Panel
 
-from agent import service
 from agent.keys.base import LOCAL_OWNER, Principal
-from agent.models import Answer
 from server.cli.common import console, err_console, friendly_errors, load_settings
+
+if TYPE_CHECKING:
+    from agent.models import Answer
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the Answer contract as JSON.")]
 Owner = Annotated[str, typer.Option("--owner", help="Whose keys chat key actions manage.")]
 
 
-def _render(result: Answer) -> None:
-    console.print(Markdown(result.answer))
+ONE_SHOT = (
+    "Nothing was changed: `docsagent ask` answers one message and cannot take your yes. "
+    "To confirm, ask again in `docsagent chat` (y/n at its prompt) or in the web chat, or run "
+    "`docsagent keys {verb} {key_id}`."
+)
+
+
+def _render(result: Answer, *, one_shot: bool = False) -> None:
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    pending = result.pending_action if one_shot else None
+    if pending is not None:  # `ask` cannot take the yes its answer would ask for
+        verb = "rotate" if pending.tool == "rotate_api_key" else "revoke"
+        key_id = str(pending.args.get("key_id") or pending.args.get("key") or "")
+        console.print(pending.preview, highlight=False, markup=False)
+        console.print(ONE_SHOT.format(verb=verb, key_id=key_id), highlight=False, markup=False)
+    else:
+        console.print(Markdown(result.answer))
     if result.sources:
         console.print("[bold]Sources[/bold]")
         for n, source in enumerate(result.sources, 1):
@@ -43,6 +60,8 @@ def _render(result: Answer) -> None:
 
 
 async def _ask(question: str, as_json: bool, owner: str) -> None:
+    from agent import service
+
     services = service.build_services(load_settings())
     try:
         result = await service.answer(
@@ -53,7 +72,7 @@ async def _ask(question: str, as_json: bool, owner: str) -> None:
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        _render(result)
+        _render(result, one_shot=True)
 
 
 def _read(prompt: str) -> str:
@@ -65,6 +84,8 @@ def _read(prompt: str) -> str:
 
 
 async def _chat(owner: str) -> None:
+    from agent import service
+
     services = service.build_services(load_settings())
     principal = Principal(owner=owner)
     conversation: str | None = None

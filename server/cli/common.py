@@ -6,14 +6,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 
 from agent.errors import AgentError
 from ingest.errors import IngestError
-from server.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 T = TypeVar("T")
 
@@ -22,8 +24,10 @@ err_console = Console(stderr=True)
 
 
 def load_settings() -> Settings:
-    """Settings for a CLI run; a bad setting is a one-line error."""
+    """Settings for a CLI run; a bad setting is a one-line error naming the variable."""
     with friendly_errors():
+        from server.config import get_settings
+
         return get_settings()
     raise AssertionError("unreachable")  # pragma: no cover
 

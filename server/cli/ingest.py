@@ -1,37 +1,36 @@
-"""`docsagent ingest`, `docsagent search`, `docsagent stats`: build and inspect the index."""
+"""`docsagent ingest`, `docsagent search`, `docsagent stats`: build and inspect the index.
+
+The index (Chroma, the embedder) is imported inside the commands, so `--help` stays fast.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from ingest.embed import make_embeddings
 from ingest.errors import DocIndexError
-from ingest.pipeline import ingest_sync
-from ingest.report import IngestReport
-from ingest.store import DocIndex, open_index
 from server.cli.common import console, friendly_errors, load_settings
-from server.config import Settings
+
+if TYPE_CHECKING:
+    from ingest.report import IngestReport
+    from ingest.store import DocIndex
+    from server.config import Settings
 
 _PHASES = {"parse": "Parsing pages", "embed": "Embedding chunks"}
 
 
 def _open(settings: Settings) -> DocIndex:
+    from ingest.embed import make_embeddings
+    from ingest.store import open_index
+
     return open_index(settings, make_embeddings(settings))
 
 
 def print_report(report: IngestReport) -> None:
+    from rich.table import Table
+
     title = "Ingest (dry run: nothing written)" if report.dry_run else "Ingest"
     table = Table(title=title)
     for name in ("new", "changed", "unchanged", "removed", "failed", "chunks", "embedded", "s"):
@@ -77,6 +76,17 @@ def ingest(
     """Fetch, chunk and embed docs into the index; only what changed is re-embedded."""
     settings = load_settings()
     with friendly_errors():
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from ingest.pipeline import ingest_sync
+
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -157,6 +167,8 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         if as_json:
             console.print_json(json.dumps(info))
             return
+        from rich.table import Table
+
         table = Table(show_header=False)
         for key in ("pages", "chunks", "model", "dimension", "store", "collection", "version"):
             table.add_row(key, str(info[key]))

@@ -8,7 +8,6 @@ down gracefully: in-flight requests get up to 10 seconds to finish.
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from server.cli.common import load_settings
 
@@ -27,6 +26,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Serve the chat API, the ask proxy, the key API, MCP and the web UI."""
+        import uvicorn
+
         settings = load_settings()
         uvicorn.run(
             "server.app:app_factory",

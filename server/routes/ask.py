@@ -1,5 +1,7 @@
 """The GitBook-compatible docs surfaces: `/<page>.md` (or `Accept: text/markdown`),
-`/<page>.md?ask=<q>[&goal=]`, `/llms.txt` and `/llms-full.txt[/<n>]`.
+`/llms.txt` and `/llms-full.txt[/<n>]`, and `?ask=<q>[&goal=]` on any of them (any path
+ending in `.md`, `llms.txt` or `llms-full.txt`: the URL llms.txt's footer tells agents to
+call, and the one askQuestion's follow-up links use).
 
 Public unless DOCSAGENT_REQUIRE_AUTH. A missing page is a 200 listing the closest pages,
 as GitBook does, because many agents discard 404 bodies. `?ask=` goes through the one
@@ -44,12 +46,23 @@ def _markdown(text: str, *, noindex: bool = False) -> Response:
     return Response(text, media_type=MARKDOWN, headers=headers)
 
 
+INDEX_FILES = ("llms.txt", "llms-full.txt")  # with `.md` pages, where `?ask=` is answered
+
+
 @router.get("/llms.txt", response_class=Response)
 async def llms_txt(
-    request: Request, settings: SettingsDep, services: ServicesDep, _p: OptionalPrincipal
+    request: Request,
+    settings: SettingsDep,
+    services: ServicesDep,
+    answering: AnsweringDep,
+    principal: OptionalPrincipal,
+    ask: str | None = None,
+    goal: str | None = None,
 ) -> Response:
-    """The index of the ingested pages, links pointing at this server."""
+    """The index of the ingested pages, links pointing at this server (`?ask=` answers)."""
     base, site = base_url(request, settings), _site(settings)
+    if ask is not None:
+        return await _ask(ask, goal, request, settings, answering, principal, f"{base}/llms.txt")
 
     def build() -> str:
         pages = titles(services)
@@ -81,11 +94,18 @@ async def llms_full(
     request: Request,
     settings: SettingsDep,
     services: ServicesDep,
-    _p: OptionalPrincipal,
+    answering: AnsweringDep,
+    principal: OptionalPrincipal,
     batch: int = 1,
+    ask: str | None = None,
+    goal: str | None = None,
 ) -> Response:
-    """Every ingested page's markdown, 100 pages per batch, a next link between batches."""
+    """Every ingested page's markdown, 100 pages per batch, a next link between batches
+    (`?ask=` answers)."""
     base, site = base_url(request, settings), _site(settings)
+    if ask is not None:
+        md_url = f"{base}{request.url.path}"
+        return await _ask(ask, goal, request, settings, answering, principal, md_url)
 
     def build() -> str:
         urls = sorted(titles(services))
@@ -112,15 +132,18 @@ async def page(
     ask: str | None = None,
     goal: str | None = None,
 ) -> Response:
-    """`<page>.md` as markdown, or `?ask=` answered in GitBook's shape."""
+    """`<page>.md` as markdown, or `?ask=` answered in GitBook's shape (also on a
+    section's `…/llms.txt` or `…/llms-full.txt`)."""
     accept = request.headers.get("accept", "")
+    base = base_url(request, settings)
+    if ask is not None and path.rpartition("/")[2] in INDEX_FILES:
+        return await _ask(ask, goal, request, settings, answering, principal, f"{base}/{path}")
     if not path.endswith(".md") and "text/markdown" not in accept:
         raise NotFound(f"no route for /{path}")
-    base, site = base_url(request, settings), _site(settings)
     page_path = path.removesuffix(".md").strip("/") or "readme"
     md_url = f"{base}/{page_path}.md"
     if ask is not None:
-        return await _ask(ask, goal, request, settings, answering, principal, md_url, base, site)
+        return await _ask(ask, goal, request, settings, answering, principal, md_url)
     call = ToolCall(services, principal, "rest", ServerHost(settings, base))
     return _markdown((await invoke(docs.get_page, call, {"url": page_path})).rendered)
 
@@ -133,9 +156,9 @@ async def _ask(
     answering: AnsweringDep,
     principal: OptionalPrincipal,
     md_url: str,
-    base: str,
-    site: str,
 ) -> Response:
+    """A question asked with `?ask=` on `md_url`: GitBook's markdown answer (or the Answer
+    JSON with `Accept: application/json`), never indexed."""
     wants_json = "application/json" in request.headers.get("accept", "")
     if len(question) > settings.max_question_chars:
         raise BadRequest(f"the question is longer than {settings.max_question_chars} characters")
@@ -155,5 +178,5 @@ async def _ask(
         raise
     if wants_json:
         return JSONResponse(result.model_dump(), headers={"X-Robots-Tag": "noindex"})
-    document = md.ask_document(question, result, md_url=md_url, site_url=site, base=base)
+    document = md.ask_document(question, result, md_url=md_url)
     return _markdown(document, noindex=True)

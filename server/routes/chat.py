@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field, model_validator
 from sse_starlette import EventSourceResponse
@@ -17,7 +17,7 @@ from agent.models import Answer
 from agent.service import events_of
 from ingest.errors import IngestError
 from server.answering import Answering
-from server.deps import AnsweringDep, OptionalPrincipal
+from server.deps import AnsweringDep, CurrentPrincipal, OptionalPrincipal
 from server.errors import ServerError, Unauthorized, error_body, to_server_error
 
 router = APIRouter(tags=["chat"])
@@ -105,5 +105,21 @@ async def conversation(
     conversation_id: str, answering: AnsweringDep, principal: OptionalPrincipal
 ) -> ConversationOut:
     """A conversation's turns (secrets never stored), only to its owner."""
+    turns = await answering.history(conversation_id, principal)
+    return ConversationOut(id=conversation_id, turns=turns)
+
+
+@router.post("/v1/conversations/{conversation_id}/claim", response_model=ConversationOut)
+async def claim_conversation(
+    conversation_id: str,
+    answering: AnsweringDep,
+    principal: CurrentPrincipal,
+    x_conversation_token: Annotated[
+        str | None, Header(max_length=128, description="An anonymous conversation's token.")
+    ] = None,
+) -> ConversationOut:
+    """Keep the conversation a tab started signed out when its user signs in: it becomes
+    theirs (404 for an unknown id or someone else's conversation); returns its turns."""
+    await answering.claim(conversation_id, principal, x_conversation_token)
     turns = await answering.history(conversation_id, principal)
     return ConversationOut(id=conversation_id, turns=turns)

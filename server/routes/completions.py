@@ -1,8 +1,23 @@
 """OpenAI-compatible chat: `POST /v1/chat/completions` (streaming and not) and
-`GET /v1/models` with one model, `docsagent`. The last user message is the question;
-sources are appended to the message as a markdown list. A new secret (after an approved
-key action) never goes into the message content, which a calling model would read: it is
-in the extra top-level field `docsagent_secret` of the response (or of the last chunk)."""
+`GET /v1/models` with one model, `docsagent`.
+
+- The last user message is the question. The history before it says which conversation
+  this is (`agent.threads`): a client that resends the whole history, as standard
+  clients do, continues its conversation; `user` names a conversation (an id this server
+  returned in `docsagent.conversation_id`) only when no history matches. A "yes" approves
+  a pending action only if the server's own previous answer in that conversation staged
+  it: an assistant turn written by the client is never taken as an approval.
+- Any key that is not shaped like a docsagent (or, with that backend, nexos.ai) key —
+  the placeholder an SDK insists on — is anonymous: docs questions work, key actions say
+  a real key is needed. A wrong real key is a 401.
+- A new secret never enters the message (a calling model reads it): the message links to
+  a one-time page (`/#secret=<ticket>`, `agent.secret_tickets`) that shows it to the
+  owner signed in; docsagent-aware clients also get it in the top-level
+  `docsagent_secret` field.
+- `max_tokens` / `max_completion_tokens` cut the message (`finish_reason: "length"`),
+  never a new key's link; `usage` counts the request's and the reply's tokens
+  (`server.tokens`).
+"""
 
 from __future__ import annotations
 
@@ -10,52 +25,95 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from agent.models import Answer
-from server.deps import AnsweringDep, OptionalPrincipal
+from agent.threads import Turn
+from server.deps import AnsweringDep, CompletionCallerDep, OpenAIStateDep, SettingsDep
 from server.errors import BadRequest, NotFound
+from server.routes.ask import base_url
 
 router = APIRouter(tags=["openai-compatible"])
 MODEL = "docsagent"
+STREAM_STEP = 48  # characters per streamed delta
 
 
 class Message(BaseModel):
     role: str = Field(..., max_length=32)
     content: str | list[dict[str, Any]] | None = None
 
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        parts = [p.get("text", "") for p in self.content or [] if p.get("type") == "text"]
+        return "\n".join(str(t) for t in parts)
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
 
 class CompletionRequest(BaseModel):
     model: str = Field(MODEL, max_length=128)
     messages: list[Message] = Field(..., min_length=1, max_length=200)
     stream: bool = False
-    user: str | None = Field(None, max_length=64, description="Reused as the conversation id.")
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1, le=100_000, description="Longest reply, tokens.")
+    max_completion_tokens: int | None = Field(
+        None, ge=1, le=100_000, description="Same as max_tokens (the newer name)."
+    )
+    user: str | None = Field(
+        None,
+        max_length=64,
+        description="A conversation id this server returned (docsagent.conversation_id), "
+        "used when the history sent matches no conversation of the caller.",
+    )
 
-    def question(self) -> str:
-        for message in reversed(self.messages):
-            if message.role == "user":
-                if isinstance(message.content, str):
-                    return message.content
-                texts = [
-                    p.get("text", "") for p in message.content or [] if p.get("type") == "text"
-                ]
-                return "\n".join(str(t) for t in texts)
-        raise BadRequest("no user message to answer")
+    def split(self) -> tuple[list[Turn], str]:
+        """(the user/assistant history before the last user message, that message)."""
+        last = next(
+            (i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i].role == "user"),
+            None,
+        )
+        if last is None:
+            raise BadRequest("no user message to answer")
+        history = [
+            (m.role, m.text()) for m in self.messages[:last] if m.role in ("user", "assistant")
+        ]
+        return history, self.messages[last].text()
+
+    @property
+    def token_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
 
 
-def render_content(answer: Answer) -> str:
-    """The answer (which shows a pending action's preview), how to decide a pending action,
-    and sources as a markdown list."""
+def secret_notice(link: str) -> str:
+    """Where a standard client's user gets a new key (never cut by max_tokens)."""
+    return (
+        f"\n\n**Your new key is not in this message.** Open {link} in a browser and sign in "
+        "with your API key to see and copy it: the link works once, within 10 minutes."
+    )
+
+
+def render_content(answer: Answer, *, placeholder_key: bool = False) -> str:
+    """The answer (which shows a pending action's preview), how to decide a pending action
+    here, and sources as a markdown list."""
     text = answer.answer.strip()
     if answer.pending_action:
         text += (
-            f"\n\nPending action `{answer.pending_action.id}`: reply yes or no as the next "
-            "message of this conversation (the same `user`), or approve or reject it in the "
-            "web UI (or POST /v1/chat with approve/reject)."
+            f"\n\nPending action `{answer.pending_action.id}`: reply yes or no as your next "
+            "message in this conversation, or approve or reject it in the web chat."
+        )
+    if placeholder_key and answer.mode == "action" and not answer.pending_action:
+        text += (
+            "\n\n(Your client sent a placeholder instead of a docsagent API key, so you were "
+            "answered as signed out. Set the client's API key to your docsagent key to manage "
+            "keys.)"
         )
     if answer.sources:
         lines = [
@@ -66,12 +124,8 @@ def render_content(answer: Answer) -> str:
     return text
 
 
-def _secret(answer: Answer) -> dict[str, Any]:
-    return {"docsagent_secret": answer.secret.model_dump()} if answer.secret else {}
-
-
 @router.get("/v1/models")
-async def models(_principal: OptionalPrincipal) -> dict[str, Any]:
+async def models(_caller: CompletionCallerDep) -> dict[str, Any]:
     """The one model this server offers."""
     return {
         "object": "list",
@@ -81,58 +135,90 @@ async def models(_principal: OptionalPrincipal) -> dict[str, Any]:
 
 @router.post("/v1/chat/completions")
 async def completions(
-    body: CompletionRequest, answering: AnsweringDep, principal: OptionalPrincipal
+    body: CompletionRequest,
+    request: Request,
+    answering: AnsweringDep,
+    settings: SettingsDep,
+    caller: CompletionCallerDep,
+    state: OpenAIStateDep,
 ) -> Any:
-    """Answer the last user message as an OpenAI chat completion."""
+    """Answer the last user message, in the conversation its history describes."""
     if body.model != MODEL:
         raise NotFound(f"unknown model {body.model!r}; use {MODEL!r}")
-    question = body.question()
-    created = int(time.time())
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    run = anyio.to_thread.run_sync
+    history, question = body.split()
+    owner = caller.principal.owner if caller.principal else ""
+    found = await run(lambda: state.threads.find(owner, history))
+    answer = await answering.answer(
+        question, conversation_id=found or body.user, principal=caller.principal
+    )
+    content, finish = render_content(answer, placeholder_key=caller.placeholder), "stop"
+    if body.token_limit is not None:
+        limit = body.token_limit
+        content, was_cut = await run(lambda: state.tokens.truncate(content, limit))
+        finish = "length" if was_cut else "stop"
+    if answer.secret is not None:
+        secret = answer.secret
+        ticket = await run(lambda: state.tickets.seal(owner, secret))
+        content += secret_notice(f"{base_url(request, settings)}/#secret={ticket}")
+    replied = [*history, ("user", question), ("assistant", content)]
+    await run(lambda: state.threads.advance(answer.conversation_id, owner, replied))
+    prompt = await run(lambda: sum(state.tokens.count(m.text()) for m in body.messages))
+    completion = await run(lambda: state.tokens.count(content))
+    usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    extra: dict[str, Any] = {
+        "docsagent": {"mode": answer.mode, "conversation_id": answer.conversation_id}
+    }
+    if answer.secret:
+        extra["docsagent_secret"] = answer.secret.model_dump()
+    created, completion_id = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
+    head = {"id": completion_id, "created": created, "model": MODEL}
     if not body.stream:
-        answer = await answering.answer(question, conversation_id=body.user, principal=principal)
         return {
-            "id": completion_id,
+            **head,
             "object": "chat.completion",
-            "created": created,
-            "model": MODEL,
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": render_content(answer)},
-                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": finish,
                 }
             ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "docsagent": {"mode": answer.mode, "conversation_id": answer.conversation_id},
-            **_secret(answer),
+            "usage": usage,
+            **extra,
+        }
+    with_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return EventSourceResponse(_chunks(head, content, finish, extra, usage, with_usage), ping=15)
+
+
+async def _chunks(
+    head: dict[str, Any],
+    content: str,
+    finish: str,
+    extra: dict[str, Any],
+    usage: dict[str, int],
+    with_usage: bool,
+) -> AsyncIterator[dict[str, str]]:
+    """A finished reply as `chat.completion.chunk` events, `[DONE]` last."""
+
+    def chunk(choices: list[dict[str, Any]], **more: Any) -> dict[str, str]:
+        return {
+            "data": json.dumps(
+                {**head, "object": "chat.completion.chunk", "choices": choices, **more}
+            )
         }
 
-    def chunk(delta: dict[str, Any], finish: Literal["stop"] | None = None, **extra: Any) -> str:
-        return json.dumps(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": MODEL,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                **extra,
-            }
-        )
+    def delta(value: dict[str, Any], reason: str | None = None) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": value, "finish_reason": reason}]
 
-    async def stream() -> AsyncIterator[dict[str, str]]:
-        yield {"data": chunk({"role": "assistant", "content": ""})}
-        async for event, data in answering.events(
-            question, conversation_id=body.user, principal=principal
-        ):
-            if event == "delta":
-                yield {"data": chunk({"content": data["text"]})}
-            elif event == "done":
-                answer = Answer.model_validate(data)
-                tail = render_content(answer)[len(answer.answer.strip()) :]
-                if tail:
-                    yield {"data": chunk({"content": tail})}
-                yield {"data": chunk({}, "stop", **_secret(answer))}
-        yield {"data": "[DONE]"}
-
-    return EventSourceResponse(stream(), ping=15)
+    yield chunk(delta({"role": "assistant", "content": ""}))
+    for start in range(0, len(content), STREAM_STEP):
+        yield chunk(delta({"content": content[start : start + STREAM_STEP]}))
+    yield chunk(delta({}, finish), **extra)
+    if with_usage:
+        yield chunk([], usage=usage)
+    yield {"data": "[DONE]"}

@@ -11,8 +11,8 @@ import mimetypes
 from pathlib import Path
 from typing import Final
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from server.errors import NotFound
 
@@ -60,6 +60,13 @@ def api_keys_page() -> HTMLResponse:
 def insights_page() -> HTMLResponse:
     """Insights for admins (the data itself is admin-only at `/v1/insights`)."""
     return _page(PAGES["/insights"])
+
+
+@router.get("/ui/config.json")
+def ui_config(request: Request) -> JSONResponse:
+    """What the pages need to know of the server's settings (the question limit)."""
+    settings = request.app.state.settings
+    return JSONResponse({"max_question_chars": settings.max_question_chars})
 
 
 def resolve_static(path: str) -> Path:

@@ -1,6 +1,6 @@
 // The chat page: streams answers over SSE, renders them safely, keeps the conversation
 // across reloads, and handles key actions (approve / reject, secrets shown once).
-import { api, authHeaders, el, errorFrom, initHeader, showSecretDialog, signedOut, thumbIcon } from "./common.js";
+import { api, auth, authHeaders, el, errorFrom, initHeader, openSignIn, showSecretDialog, signedOut, thumbIcon } from "./common.js";
 import { linkTo, renderMarkdown } from "./markdown.js";
 
 const CONVERSATION = "docsagent.conversation_id";
@@ -17,8 +17,10 @@ const input = document.getElementById("question");
 const send = document.getElementById("send");
 const errorBanner = document.getElementById("chat-error");
 const notice = document.getElementById("auth-notice");
+const counter = document.getElementById("composer-count");
 const shownSecrets = new Set();
 let busy = false;
+let maxChars = Number(input.getAttribute("maxlength")) || 512;
 
 const conversation = {
   get id() {
@@ -170,7 +172,8 @@ function renderFeedback(article) {
     }
   };
   up.addEventListener("click", () => post("up"));
-  down.addEventListener("click", () => {
+  down.addEventListener("click", async () => {
+    await post("down"); // recorded now; the comment is optional and replaces it when sent
     if (box.querySelector("form")) return;
     const id = `comment-${Math.random().toString(36).slice(2, 8)}`;
     const comment = el("input", { id, type: "text", maxlength: "1000", placeholder: "What was missing or wrong? (optional)" });
@@ -179,7 +182,7 @@ function renderFeedback(article) {
       { "aria-label": "Feedback comment" },
       el("label", { for: id, className: "visually-hidden", text: "Comment (optional)" }),
       comment,
-      el("button", { type: "submit", className: "button small primary", text: "Send feedback" }),
+      el("button", { type: "submit", className: "button small primary", text: "Add comment" }),
     );
     commentForm.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -190,6 +193,15 @@ function renderFeedback(article) {
     comment.focus();
   });
   return box;
+}
+
+/** Scroll so a new answer is in view above the sticky input box (its top first when it
+ * is taller than the space there). */
+function reveal(node) {
+  const box = form.getBoundingClientRect().height + 12;
+  node.style.scrollMarginBottom = `${box}px`;
+  const fits = node.getBoundingClientRect().height + box < window.innerHeight - 16;
+  node.scrollIntoView({ block: fits ? "end" : "start" });
 }
 
 function userTurn(text) {
@@ -264,7 +276,7 @@ async function converse(body) {
   turn.meta.append(el("span", { text: "Thinking…" }));
   // Feedback names an answer by its 0-based index among the conversation's answers.
   turn.article.dataset.turn = String(log.querySelectorAll(".turn.assistant").length - 1);
-  turn.article.scrollIntoView({ block: "nearest" });
+  reveal(turn.article);
   let answer = null;
   try {
     const response = await fetch("/v1/chat", {
@@ -282,6 +294,7 @@ async function converse(body) {
         if (event === "delta") {
           streamed += payload.text || "";
           turn.body.textContent = streamed;
+          reveal(turn.article);
         } else if (event === "sources") {
           const sources = renderSources(payload);
           if (sources) turn.extras.replaceChildren(sources);
@@ -300,6 +313,7 @@ async function converse(body) {
     if (!answer) throw new Error("The answer stream ended early.");
     if (answer.conversation_id) conversation.id = answer.conversation_id;
     finish(turn, answer, { live: true });
+    reveal(turn.article);
     showSecret(answer.secret);
     return true;
   } catch (error) {
@@ -320,13 +334,31 @@ async function converse(body) {
 async function ask(question) {
   const text = question.trim();
   if (!text || busy) return;
+  if (text.length > maxChars) {
+    errorBanner.textContent = `Questions are limited to ${maxChars} characters; this one has ${text.length}.`;
+    return;
+  }
   log.querySelector(".empty-state")?.remove();
-  userTurn(text);
+  const asked = userTurn(text);
+  const typed = input.value;
   input.value = "";
+  count();
   const body = { message: text };
   if (conversation.id) body.conversation_id = conversation.id;
-  await converse(body);
+  const ok = await converse(body);
+  if (!ok) {
+    asked.remove(); // nothing was answered: the question goes back into the box
+    if (!input.value) input.value = typed;
+    count();
+  }
   input.focus();
+}
+
+/** The characters left, shown under the box (the server's limit, also the box's maxlength). */
+function count() {
+  const used = input.value.length;
+  counter.textContent = `${used} / ${maxChars}`;
+  counter.classList.toggle("near", used > maxChars * 0.9);
 }
 
 function emptyState() {
@@ -365,6 +397,83 @@ function renderNotice(me) {
     : "You are not signed in: the assistant answers questions about the docs only. Sign in with an API key to manage your keys from the chat.";
 }
 
+/** After signing in: the conversation this tab started signed out becomes the user's. */
+async function keepConversation() {
+  if (!conversation.id) return;
+  try {
+    await api(`/v1/conversations/${encodeURIComponent(conversation.id)}/claim`, { method: "POST" });
+  } catch (error) {
+    conversation.id = "";
+    log.replaceChildren();
+    emptyState();
+  }
+}
+
+// A link that needs the user signed in first: an approval link from MCP or /v1/tools
+// (?conversation=…&approve=…) or a new key's one-time link (#secret=…). Nothing is
+// approved until the signed-in user clicks Approve; a secret opens once, for its owner.
+const params = new URLSearchParams(location.search);
+const linked = {
+  conversation: params.get("conversation"),
+  pending: params.get("approve"),
+  secret: new URLSearchParams(location.hash.slice(1)).get("secret"),
+};
+if (linked.conversation || linked.secret || params.get("q")) history.replaceState(null, "", location.pathname);
+
+async function openSecret() {
+  const ticket = linked.secret;
+  if (!ticket || !auth.key()) return;
+  linked.secret = null;
+  try {
+    const secret = await api("/v1/secrets/claim", { method: "POST", body: { ticket } });
+    showSecret(secret);
+  } catch (error) {
+    errorBanner.textContent = `This key link cannot be opened: ${error.message}`;
+  }
+}
+
+function focusPending() {
+  if (!linked.pending) return false;
+  const box = [...document.querySelectorAll('[data-testid="pending-action"]')].find(
+    (card) => card.dataset.pendingId === linked.pending && card.dataset.status === "pending",
+  );
+  if (!box) {
+    errorBanner.textContent = "That approval link is not pending in this conversation (used, expired, or not yours).";
+    return false;
+  }
+  box.scrollIntoView({ block: "center" });
+  box.querySelector("button")?.focus();
+  return true;
+}
+
+function askToSignIn(what) {
+  const button = el("button", { type: "button", className: "button small primary", text: "Sign in" });
+  button.addEventListener("click", () => openSignIn());
+  notice.replaceChildren(el("span", { text: `Sign in with your API key to ${what}. ` }), button);
+}
+
+async function openLinked(me) {
+  if (linked.conversation) {
+    if (!me) {
+      askToSignIn("see the action waiting for your approval");
+      return;
+    }
+    conversation.id = linked.conversation;
+    linked.conversation = null;
+    log.replaceChildren();
+    await restore();
+    emptyState();
+    if (focusPending()) return;
+  }
+  if (linked.secret) {
+    if (!me) {
+      askToSignIn("see your new API key (the link works once)");
+      return;
+    }
+    await openSecret();
+  }
+}
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   ask(input.value);
@@ -375,6 +484,7 @@ input.addEventListener("keydown", (event) => {
     ask(input.value);
   }
 });
+input.addEventListener("input", count);
 document.getElementById("new-chat").addEventListener("click", () => {
   conversation.id = "";
   log.replaceChildren();
@@ -382,35 +492,29 @@ document.getElementById("new-chat").addEventListener("click", () => {
   input.focus();
 });
 
-const me = await initHeader((who) => {
+const me = await initHeader(async (who) => {
   renderNotice(who);
   if (!who) {
     conversation.id = "";
     log.replaceChildren();
     emptyState();
+    return;
   }
+  await keepConversation();
+  await openLinked(who);
 });
 renderNotice(me);
-const params = new URLSearchParams(location.search);
-// An approval link from MCP or /v1/tools: open that conversation and focus its pending
-// action. Nothing is approved until the signed-in user clicks Approve.
-const linkedConversation = params.get("conversation");
-const linkedPending = params.get("approve");
-if (linkedConversation) conversation.id = linkedConversation;
+try {
+  const config = await api("/ui/config.json");
+  maxChars = Number(config.max_question_chars) || maxChars;
+} catch (_) {
+  /* keep the page's own limit */
+}
+input.setAttribute("maxlength", String(maxChars));
 await restore();
 emptyState();
 const prefill = params.get("q");
-if (prefill) input.value = prefill.slice(0, 2000);
-if (prefill || linkedConversation) history.replaceState(null, "", location.pathname);
-const pendingBox = linkedPending
-  ? [...document.querySelectorAll('[data-testid="pending-action"]')].find(
-      (box) => box.dataset.pendingId === linkedPending && box.dataset.status === "pending",
-    )
-  : null;
-if (pendingBox) {
-  pendingBox.scrollIntoView({ block: "center" });
-  pendingBox.querySelector("button")?.focus();
-} else {
-  if (linkedPending) errorBanner.textContent = "That approval link is not pending in this conversation (used, expired, or not yours).";
-  input.focus();
-}
+if (prefill) input.value = prefill.slice(0, maxChars);
+count();
+await openLinked(me);
+if (!document.activeElement || document.activeElement === document.body) input.focus();

@@ -324,6 +324,12 @@ function signInDialog() {
  * principal (or null); `onChange(me)` runs after every sign in / sign out.
  */
 let renderAccount = () => {};
+let startSignIn = async () => null;
+
+/** Open the sign-in dialog from anywhere on the page (the header's button does the same). */
+export function openSignIn() {
+  return startSignIn();
+}
 
 /** Show the header as signed out (after the server rejected the key). */
 export function signedOut() {
@@ -340,7 +346,7 @@ export async function initHeader(onChange = () => {}) {
   const render = (me) => {
     area.replaceChildren();
     if (me) {
-      const who = el("span", { className: "who", "data-testid": "signed-in-as" }, "Signed in as ", el("strong", { text: me.owner }));
+      const who = el("span", { className: "who", "data-testid": "signed-in-as" }, el("span", { className: "who-label", text: "Signed in as " }), el("strong", { text: me.owner }));
       if (me.is_admin) who.append(el("span", { className: "tag", text: "admin" }));
       const out = el("button", { type: "button", className: "button small", text: "Sign out" });
       out.addEventListener("click", () => {
@@ -351,17 +357,19 @@ export async function initHeader(onChange = () => {}) {
       area.append(who, out);
     } else {
       const signIn = el("button", { type: "button", className: "button small primary", text: "Sign in" });
-      signIn.addEventListener("click", async () => {
-        const result = await signInDialog();
-        if (result) {
-          render(result);
-          onChange(result);
-        }
-      });
+      signIn.addEventListener("click", () => startSignIn());
       area.append(signIn);
     }
   };
   renderAccount = render;
+  startSignIn = async () => {
+    const result = await signInDialog();
+    if (result) {
+      render(result);
+      await onChange(result);
+    }
+    return result;
+  };
   const me = await whoAmI();
   render(me);
   return me;

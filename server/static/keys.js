@@ -219,7 +219,7 @@ async function revoke(key) {
   if (!ok) return;
   try {
     await api(`/v1/user/api_keys/${encodeURIComponent(key.id)}`, { method: "DELETE" });
-    statusLine.textContent = `API key “${key.name}” revoked.`;
+    statusLine.textContent = `API key “${key.name}” (${key.api_key}) was revoked: it no longer works.`;
     if (me && me.key_id === key.id) {
       signedOut();
       me = null;

@@ -58,3 +58,19 @@ def test_chat_a_yes_after_moving_on_rotates_nothing(docs_cache: Path) -> None:
     for secret in secrets:
         remember_secret(secret)
     assert len(secrets) == 1  # the generated key only: nothing was rotated
+
+
+def test_ask_rotate_points_to_chat_instead_of_asking_for_a_yes(docs_cache: Path) -> None:
+    """`ask` is one message: it cannot take a yes, so it says where a rotation is confirmed."""
+    _ingest(docs_cache)
+    made = json.loads(CliRunner().invoke(app, ["keys", "create", "Laptop", "--json"]).stdout)
+    secret, key_id = remember_secret(made["api_key"]), made["id"]
+    result = CliRunner().invoke(app, ["ask", "rotate the Laptop key"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "will be permanently disabled and replaced" in output
+    assert "Reply yes" not in output and "Reply **yes**" not in output
+    assert "docsagent chat" in output and "web chat" in output
+    assert f"docsagent keys rotate {key_id}" in output
+    listed = json.loads(CliRunner().invoke(app, ["keys", "list", "--json"]).stdout)
+    assert [k["api_key"] for k in listed] == [f"dak_…{secret[-4:]}"]  # nothing was rotated

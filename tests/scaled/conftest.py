@@ -1,6 +1,7 @@
-"""Fixtures for the scaled tests: PostgreSQL and a Chroma server, as `.ci/services.sh` starts
-them. URLs come from DOCSAGENT_TEST_DATABASE_URL / DOCSAGENT_TEST_CHROMA_URL; without them
-the tests skip locally and fail in CI (CI=true). Every test gets its own PostgreSQL schema
+"""Fixtures for the scaled tests: PostgreSQL and a Chroma server, which `make test` starts
+(`scripts/services.sh`). URLs come from DOCSAGENT_TEST_DATABASE_URL /
+DOCSAGENT_TEST_CHROMA_URL, which `make test` sets; a bare `pytest` without them skips these
+tests (and fails in CI, CI=true). Every test gets its own PostgreSQL schema
 and its own Chroma collection, both dropped afterwards."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def service_url(name: str) -> str:
     value = os.environ.get(name, "")
     if value:
         return value
-    reason = f"{name} is not set: run `bash .ci/services.sh` and export what it prints"
+    reason = f"{name} is not set: `make test` starts the services and sets it"
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)

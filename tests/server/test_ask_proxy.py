@@ -33,7 +33,8 @@ async def test_ask_in_gitbook_shape(client: httpx.AsyncClient) -> None:
     assert text.startswith("# How do I rotate an API key?\n")
     assert "# Sources:" in text
     sources = text.split("# Sources:")[1]
-    assert f"(http://127.0.0.1{PAGE}.md#" in sources
+    # the one rule: a source is the docs site's page with its section anchor
+    assert f"(https://docs.nexos.ai{PAGE}#rotate-api-key)" in sources
     if "# Suggested Follow-up Questions:" in text:
         assert f"http://127.0.0.1{PAGE}.md?ask=" in text
     as_json = await client.get(
@@ -42,6 +43,39 @@ async def test_ask_in_gitbook_shape(client: httpx.AsyncClient) -> None:
         headers={"Accept": "application/json"},
     )
     assert as_json.json()["mode"] == "local" and as_json.headers["x-robots-tag"] == "noindex"
+
+
+async def test_ask_on_llms_txt_and_llms_full_txt_answers_the_question(
+    client: httpx.AsyncClient,
+) -> None:
+    """llms.txt's footer tells agents to call `…/llms.txt?ask=`: it answers, like a page."""
+    for path in ("/llms.txt", "/llms-full.txt", "/workspace/llms.txt", "/workspace/llms-full.txt"):
+        response = await client.get(path, params={"ask": "How do I rotate an API key?"})
+        assert response.status_code == 200, path
+        text = response.text
+        assert text.startswith("# How do I rotate an API key?\n"), path
+        assert "# Sources:" in text and "#rotate-api-key)" in text, path
+        assert response.headers["x-robots-tag"] == "noindex"
+        if "# Suggested Follow-up Questions:" in text:
+            assert f"(http://127.0.0.1{path}?ask=" in text
+    index = await client.get("/llms.txt")
+    assert index.text.startswith("# nexos.ai documentation")  # without ?ask= still the index
+    as_json = await client.get(
+        "/llms.txt",
+        params={"ask": "How do I rotate an API key?"},
+        headers={"Accept": "application/json"},
+    )
+    assert as_json.json()["mode"] == "local"
+    help_text = await client.get("/llms.txt", params={"ask": ""})
+    assert "Ask this documentation" in help_text.text and "/llms.txt?ask=" in help_text.text
+    assert_error(await client.get("/llms.txt", params={"ask": "q" * 513}), 400, "bad_request")
+
+
+async def test_served_page_links_images_to_the_docs_site(client: httpx.AsyncClient) -> None:
+    """The page's images (`/files/…`) are not ingested: they point at the site that has them."""
+    text = (await client.get(f"{PAGE}.md")).text
+    assert '<img src="https://docs.nexos.ai/files/Fx6gZRTc0OcwlJzfLPqw"' in text
+    assert 'src="/files/' not in text and "http://127.0.0.1/files/" not in text
 
 
 async def test_ask_help_text_and_limits(client: httpx.AsyncClient) -> None:

@@ -135,7 +135,9 @@ async def test_tools_list_and_invoke(client: httpx.AsyncClient, alice: User, bob
     found = (
         await client.post("/v1/tools/searchDocumentation", json={"query": "rotate key"})
     ).json()
-    assert found["result"]["results"][0]["url"].startswith("http://127.0.0.1/")
+    # a search result is a source: the docs site's page with its anchor, never rewritten
+    first = found["result"]["results"][0]["url"]
+    assert first.startswith("https://docs.nexos.ai/") and "#" in first
     assert_error(await client.post("/v1/tools/list_api_keys", json={}), 401, "unauthorized")
     assert_error(await client.post("/v1/tools/nope", json={}), 404, "not_found")
 
@@ -237,3 +239,27 @@ async def test_feedback_and_insights(
     )
     assert "A1b2A1b2" not in json.dumps(report)
     assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
+
+
+async def test_a_conversation_started_signed_out_becomes_the_signed_in_users(
+    client: httpx.AsyncClient, alice: User, bob: User
+) -> None:
+    started = await client.post("/v1/chat", json={"message": "How do I rotate an API key?"})
+    conversation = started.json()["conversation_id"]
+    assert_error(await client.post(f"/v1/conversations/{conversation}/claim"), 401, "unauthorized")
+    claimed = await client.post(f"/v1/conversations/{conversation}/claim", headers=alice.headers)
+    assert claimed.status_code == 200 and claimed.json()["turns"][0]["role"] == "user"
+    again = await client.post(
+        "/v1/chat",
+        json={"message": "How do I generate an API key?", "conversation_id": conversation},
+        headers=alice.headers,
+    )
+    assert again.status_code == 200 and again.json()["conversation_id"] == conversation
+    # now alice's: neither bob nor an anonymous reader gets it, and bob cannot claim it
+    assert_error(await client.get(f"/v1/conversations/{conversation}"), 404, "not_found")
+    taken = await client.post(f"/v1/conversations/{conversation}/claim", headers=bob.headers)
+    assert_error(taken, 404, "not_found")
+    mine = await client.get(f"/v1/conversations/{conversation}", headers=alice.headers)
+    assert len(mine.json()["turns"]) == 4
+    unknown = await client.post("/v1/conversations/c_nope/claim", headers=alice.headers)
+    assert_error(unknown, 404, "not_found")

@@ -35,10 +35,8 @@ async def test_an_override_of_the_settings_changes_what_a_route_answers(
     settings = app.state.settings
     public = settings.model_copy(update={"public_url": "https://docs.example.test"})
     app.dependency_overrides[get_settings] = lambda: public
-    found = (
-        await client.post("/v1/tools/searchDocumentation", json={"query": "rotate a key"})
-    ).json()
-    assert found["result"]["results"][0]["url"].startswith("https://docs.example.test/")
+    index = (await client.get("/llms.txt")).text  # its page links point at this server
+    assert "(https://docs.example.test/workspace/settings/user-settings/api-keys.md)" in index
 
 
 def test_each_app_gets_routes_of_its_own() -> None:

@@ -127,9 +127,11 @@ async def test_mcp_tools(live_server: LiveServer) -> None:
     assert by_name["generate_api_key"].annotations.destructive_hint is False
 
     found = await call(url, user.secret, "searchDocumentation", {"query": "rotate key"})
-    assert "api-keys.md#" in texts(found)
+    assert "https://docs.nexos.ai/workspace/settings/user-settings/api-keys#" in texts(found)
     asked = await call(url, user.secret, "askQuestion", {"question": QUESTION})
     assert texts(asked).startswith(f"# {QUESTION}") and "# Sources:" in texts(asked)
+    sources = texts(asked).split("# Sources:")[1]  # the same rule as every other surface
+    assert "(https://docs.nexos.ai/workspace/settings/user-settings/api-keys#" in sources
     page = await call(
         url,
         user.secret,
@@ -222,7 +224,7 @@ def test_ask_proxy_falls_back_to_upstream_on_loopback(tmp_path: Path, upstream: 
             asked = c.get(path, params={"ask": "How much does the enterprise plan cost?"})
             assert asked.headers["x-robots-tag"] == "noindex"
             assert "priced per seat" in asked.text
-            assert f"({url}/pricing.md)" in asked.text
+            assert "(https://docs.nexos.ai/pricing)" in asked.text  # a source: the docs site
             as_json = c.get(
                 path,
                 params={"ask": "How much does the enterprise plan cost?"},

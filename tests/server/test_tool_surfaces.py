@@ -203,18 +203,17 @@ async def test_a_tool_error_carries_our_message_on_mcp(server: LiveServer) -> No
 
 
 async def test_a_docs_tool_finds_the_same_sections_everywhere(server: LiveServer) -> None:
-    """The same numbered sections; links point at this server on REST and MCP (its `.md`
-    pages) and at the docs site in LLM mode."""
+    """The same numbered sections, and the same links: a found section is a source, the
+    docs site's anchored page, on REST, MCP and in LLM mode alike (README's link rule)."""
     spec = next(s for s in TOOLS if s.name == "searchDocumentation")
     answers = await Surfaces(server, spec, None).everywhere({"query": "rotate an API key"})
 
     def headers(text: str) -> list[str]:
-        lines = [line for line in text.splitlines() if line.startswith("[")]
-        return [line.replace(server.url, SITE).replace(".md#", "#") for line in lines]
+        return [line for line in text.splitlines() if line.startswith("[")]
 
     rest = answers["rest"][2]["result"]["results"]
     expected = headers("\n".join(f"[{r['ref']}] {r['breadcrumb']} ({r['url']})" for r in rest))
-    assert expected and all(r["url"].startswith(f"{server.url}/") for r in rest)
+    assert expected and all(r["url"].startswith(f"{SITE}/") and "#" in r["url"] for r in rest)
     for surface in (*PATHS, "model"):
         failed, text, _ = answers[surface]
         assert not failed and headers(text) == expected, surface

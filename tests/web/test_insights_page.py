@@ -32,7 +32,7 @@ def test_questions_feedback_and_gaps_show_up_in_insights(
     first.get_by_role("button", name="Not helpful").click()
     first.get_by_label("Comment (optional)").fill("Needs an example <b>please</b>")
     with page.expect_response("**/v1/feedback") as sent:
-        first.get_by_role("button", name="Send feedback").click()
+        first.get_by_role("button", name="Add comment").click()
     assert sent.value.status == 200
     expect(first.locator(".feedback")).to_contain_text("Thanks for the feedback.")
     expect(first.get_by_role("button", name="Not helpful")).to_have_attribute(

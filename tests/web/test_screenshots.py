@@ -51,7 +51,7 @@ def test_screenshots_of_every_page(browser: Browser, page: Page, live_server: Li
     ask(page, "How do I rotate my API key?")
     ask(page, "What is the capital of France?")
     page.get_by_test_id("assistant-turn").nth(1).get_by_role("button", name="Not helpful").click()
-    page.get_by_role("button", name="Send feedback").click()
+    page.get_by_role("button", name="Add comment").click()
     ask(page, "Rotate my Production key")
     expect(page.get_by_test_id("pending-action")).to_be_visible()
     conversation = page.evaluate("sessionStorage.getItem('docsagent.conversation_id')")

@@ -1,4 +1,4 @@
-"""API keys, their secrets (digests only) and the key audit log (keys issue)
+"""API keys, their secrets (digests only) and the key audit log
 
 Revision ID: 0001_keys
 Revises:

@@ -1,4 +1,4 @@
-"""conversations, pending approvals, fallback cache (agent issue)
+"""conversations, pending approvals, fallback cache
 
 Revision ID: 0002_agent
 Revises: 0001_keys

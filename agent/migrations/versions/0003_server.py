@@ -1,4 +1,4 @@
-"""insights, feedback, rate-limit counters (server issue)
+"""insights, feedback, rate-limit counters
 
 Revision ID: 0003_server
 Revises: 0002_agent

@@ -65,13 +65,67 @@ def test_create_json_is_the_full_record(runner: CliRunner) -> None:
 def test_list_is_masked(runner: CliRunner) -> None:
     secret = create(runner)["api_key"]
     other = run(runner, "create", "Other", "--owner", "bob", "--json")
-    human = run(runner, "list")
+    human = run(runner, "list", "--owner", "local")
     assert "Production" in human.output and f"dak_…{secret[-4:]}" in human.output
-    as_json = run(runner, "list", "--json")
+    as_json = run(runner, "list", "--owner", "local", "--json")
     for result in (human, as_json):
         assert result.exit_code == 0 and not SECRET.search(result.output)
     assert [k["name"] for k in json.loads(as_json.stdout)] == ["Production"]
     assert "Other" not in human.output and other.exit_code == 0
+
+
+def test_list_without_owner_is_every_owners_keys_in_a_table(runner: CliRunner) -> None:
+    """The CLI is the local administrator: web keys belong to 'admin', others to whoever
+    made them; a listing without --owner shows them all, with headers."""
+    create(runner)
+    run(runner, "create", "Web", "--owner", "admin")
+    run(runner, "create", "Laptop", "--owner", "alice")
+    human = run(runner, "list")
+    assert human.exit_code == 0, human.output
+    header = human.output.strip().splitlines()[0].split()
+    assert header[:4] == ["Owner", "ID", "Name", "Key"] and "Status" in header
+    rows = {line.split()[0]: line for line in human.output.strip().splitlines()[2:]}
+    assert set(rows) == {"admin", "alice", "local"}
+    assert "Laptop" in rows["alice"] and "active" in rows["alice"]
+    listed = json.loads(run(runner, "list", "--json").stdout)
+    assert {(k["owner"], k["name"]) for k in listed} == {
+        ("local", "Production"),
+        ("admin", "Web"),
+        ("alice", "Laptop"),
+    }
+    assert "No API keys for owner 'bob'" in run(runner, "list", "--owner", "bob").output
+
+
+def test_rotate_and_revoke_find_a_key_of_any_owner(runner: CliRunner) -> None:
+    made = json.loads(run(runner, "create", "CI", "--owner", "alice", "--json").stdout)
+    rotated = run(runner, "rotate", made["id"], "--yes", "--json")
+    assert rotated.exit_code == 0, rotated.output
+    new = json.loads(rotated.stdout)["api_key"]
+    assert verify(new) == "alice"
+    with pytest.raises(AuthenticationError):
+        verify(made["api_key"])
+    revoked = run(runner, "revoke", "CI", "--yes", "--json")  # a name only alice uses
+    assert revoked.exit_code == 0 and json.loads(revoked.stdout)["removed"] is True
+    with pytest.raises(AuthenticationError):
+        verify(new)
+    events = json.loads(run(runner, "audit", "--owner", "alice", "--json").stdout)
+    assert [(e["event"], e["actor"]) for e in events][:2] == [
+        ("revoked", "local"),
+        ("rotated", "local"),
+    ]
+
+
+def test_a_name_two_owners_use_needs_the_id(runner: CliRunner) -> None:
+    run(runner, "create", "Prod", "--owner", "alice")
+    bobs = json.loads(run(runner, "create", "Prod", "--owner", "bob", "--json").stdout)
+    result = run(runner, "revoke", "Prod", "--yes")
+    assert isinstance(result.exception, KeyNameError)
+    assert "alice, bob" in str(result.exception) and "use the id" in str(result.exception)
+    assert verify(bobs["api_key"]) == "bob"  # nothing was revoked
+    scoped = run(runner, "revoke", "Prod", "--owner", "bob", "--yes")
+    assert scoped.exit_code == 0, scoped.output
+    with pytest.raises(AuthenticationError):
+        verify(bobs["api_key"])
 
 
 def test_rotate_asks_first_and_aborts_on_no(runner: CliRunner) -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install (if missing) and start the services the scaled tests and `make run-scaled` use,
 # on loopback only: PostgreSQL (Debian's package) and a Chroma server (from the chromadb
-# package in .venv). Idempotent. Prints the env vars to export.
+# package in .venv). Idempotent: running services are reused. `make test` calls it.
+# Prints only the env vars to export (VAR=value lines) on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -10,7 +11,7 @@ CHROMA_PORT=${CHROMA_PORT:-8765}
 CHROMA_DIR=${CHROMA_DIR:-.docsagent/chroma-server}
 
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  apt-get update -qq
+  apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
 ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
