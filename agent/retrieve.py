@@ -164,8 +164,10 @@ class Retriever:
         followup = context is not None and is_followup(question)
         query = f"{context.question} {question}" if followup and context else question
         corrected = lexicon.correct(query)
-        asked = {t: frozenset(self.profile.expand([t])) for t in terms(corrected)}
-        focus = frozenset().union(*asked.values()) if asked else frozenset()
+        focus = frozenset(self.profile.expand(terms(corrected)))  # what keyword search seeks
+        # what the question itself asks (a follow-up's new words, not the earlier question's)
+        own = terms(lexicon.correct(question)) if followup else terms(corrected)
+        asked = {t: frozenset(self.profile.expand([t])) for t in own or terms(corrected)}
         # a stem the site never uses but whose synonym it does weighs as that synonym
         weights = {
             t: min(
