@@ -7,10 +7,11 @@ in the docs cache (`docs_cache/<host>/docsagent.yaml`):
       - [rotate, regenerate, replace, renew]   # the docs' own word
       - [shared by mistake, leaked, exposed, compromised, stolen]
 
-Keyword search treats every word of a group as any other. Dense search appends the docs'
-own phrase to a question that names the concept only in other words ("my key leaked" →
-"my key leaked: shared by mistake"), because a small embedding model alone may not place
-a user's word next to the docs' phrase. A bad file is an error naming the file.
+Keyword search treats the single words of a group as alternatives of each other (a
+phrase of several words would drag its common words along). Dense search appends the
+docs' own phrase to a question that names the concept only in other words ("my key
+leaked" → "my key leaked: shared by mistake"), because a small embedding model alone may
+not place a user's word next to the docs' phrase. A bad file is an error naming the file.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class Synonyms:
     """One group: the docs' phrase and the stems of every phrasing of it."""
 
     docs_phrase: str
-    stems: frozenset[str]
+    stems: frozenset[str]  # of the group's single words: keyword alternatives
+    user_stems: frozenset[str]  # of every phrasing but the docs' own: they trigger it
     docs_stems: frozenset[str]
 
 
@@ -59,7 +61,7 @@ class SiteProfile:
         extra = [
             g.docs_phrase
             for g in self.groups
-            if used & (g.stems - g.docs_stems) and not g.docs_stems <= used
+            if used & (g.user_stems - g.docs_stems) and not g.docs_stems <= used
         ]
         return f"{query}: {'; '.join(extra)}" if extra else query
 
@@ -77,8 +79,10 @@ def _groups(path: Path, data: object) -> list[Synonyms]:
             or not all(isinstance(w, str) and w.strip() for w in group)
         ):
             raise ProfileError(f"{path}: synonyms entry {n} must be a list of two or more words")
-        stems = frozenset(s for phrase in group for s in terms(phrase))
-        out.append(Synonyms(group[0].strip(), stems, frozenset(terms(group[0]))))
+        words = [terms(phrase) for phrase in group]
+        singles = frozenset(w[0] for w in words if len(w) == 1)
+        users = frozenset(s for w in words[1:] for s in w)
+        out.append(Synonyms(group[0].strip(), singles, users, frozenset(words[0])))
     if len(out) > MAX_GROUPS:
         raise ProfileError(f"{path}: more than {MAX_GROUPS} synonym groups")
     return out

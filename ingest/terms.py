@@ -21,7 +21,7 @@ _MARKUP = re.compile(r"\*\*|__|`|<[^>]+>|\]\([^)]*\)|!\[")
 _COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
 
 STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being
+    """a about above again all also am an and any are as at be been being
     below between both but by can could did do does doing done down during each else ever
     few for from further get gets give go goes going had has have having he her here hers
     him his how i if in into is it its itself just let lets me might mine more most must my

@@ -26,7 +26,9 @@ def test_no_profile_means_no_synonyms(tmp_path: Path) -> None:
 def test_groups_match_any_form_of_their_words(tmp_path: Path) -> None:
     write(tmp_path, "docs.a.test", "synonyms:\n  - [shared by mistake, leaked, exposed]\n")
     profile = load_profile(tmp_path)
-    assert set(terms("shared by mistake")) <= profile.expand(terms("it was exposing us"))
+    assert set(terms("leaked")) <= profile.expand(terms("it was exposing us"))
+    # a phrase's words are not keyword alternatives ("by", "mistake" would match anything)
+    assert not set(terms("shared mistake")) & profile.expand(terms("it was exposing us"))
     assert profile.expand_query("my key leaked") == "my key leaked: shared by mistake"
     # a question already in the docs' words is left alone
     assert profile.expand_query("shared by mistake, now what?") == "shared by mistake, now what?"

@@ -128,7 +128,8 @@ def test_follow_ups_resolve_against_the_previous_turn() -> None:
 def test_followup_questions_are_phrased_as_the_asker_would() -> None:
     from agent.extractive import question_for
 
-    assert question_for("Create your API key") == "How do I create my API key?"
-    assert question_for("Save your API Key") == "How do I save my API Key?"
+    verbs = frozenset({"create", "save"})  # words the site's docs use after "to"
+    assert question_for("Create your API key", verbs) == "How do I create my API key?"
+    assert question_for("Save your API Key", verbs) == "How do I save my API Key?"
     assert question_for("How to generate your API key") == "How do I generate my API key?"
-    assert question_for("Overview") == "What do the docs say about “Overview”?"
+    assert question_for("Overview", verbs) == "What do the docs say about “Overview”?"

@@ -45,7 +45,7 @@ def test_each_new_answer_is_scrolled_into_view_above_the_input(page: Page) -> No
         page.wait_for_timeout(100)  # the last scroll happens right after the answer settles
         answer = box(page, '[data-testid="assistant-turn"]')
         composer = box(page, "#composer")
-        assert 0 <= answer["y"] < composer["y"], (question, answer, composer)
+        assert -1 <= answer["y"] < composer["y"], (question, answer, composer)  # sub-pixel
         if answer["height"] + composer["height"] < 680:  # it fits: all of it is visible
             assert answer["y"] + answer["height"] <= composer["y"] + 1, (question, answer)
 
