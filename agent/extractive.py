@@ -158,7 +158,9 @@ def _passages(retrieval: Retrieval, citations: _Citations) -> str:
     hits = retrieval.hits
     if not hits:
         return NOTHING_AT_ALL
-    first = hits[0]
+    # a section that is only links ("Related", "See also") is a signpost, not an answer
+    first = next((h for h in hits[:3] if not _links_only(h.chunk)), hits[0])
+    hits = [first, *[h for h in hits if h is not first]]
     chosen, covered = _best_passage(retrieval, first.chunk)
     parts = [_cited(first.chunk, chosen, citations)]
     total = retrieval.weight(set(retrieval.asked)) or 1.0
@@ -180,6 +182,16 @@ def _first_blocks(chunk: Chunk) -> tuple[list[Block], int]:
             break
         out.append(block)
     return out, len(out)
+
+
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def _links_only(chunk: Chunk) -> bool:
+    """A section whose words are nearly all link texts."""
+    linked = sum(len(m[1].split()) for m in _LINK.finditer(chunk.text))
+    outside = [w for w in _LINK.sub(" ", chunk.text).split() if any(c.isalnum() for c in w)]
+    return linked > 0 and len(outside) <= 0.3 * (linked + len(outside))
 
 
 def _terms_of(chunk: Chunk) -> frozenset[str]:
@@ -214,6 +226,14 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
             if score > best_score + 1e-9:
                 best_span, best_score = (start, end), score
     start, end = best_span
+    # a passage never starts inside a list: back to its first item, or at least to a
+    # top-level one (a nested item or "3." alone reads as a fragment)
+    while start > 0 and parts[start].kind == "item" and parts[start - 1].kind == "item":
+        if not _fits(parts[start - 1 : end]) and not parts[start].text.startswith(" "):
+            break
+        start -= 1
+    while end - start > 1 and parts[start].kind == "item" and parts[start].text.startswith(" "):
+        start += 1  # no room for its parent: drop the orphaned nested item instead
     # a lead-in ending with ':' introduces what follows ("To rotate a key:" + list)
     if start > 0 and parts[start - 1].text.rstrip().endswith(":") and _fits(parts[start - 1 : end]):
         start -= 1
