@@ -9,6 +9,7 @@ corrected; and each page's chunks in page order, for the structure around a sect
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import bm25s
 
@@ -46,6 +48,19 @@ _CONTRACTIONS = frozenset(
 def chunk_terms(chunk: Chunk) -> list[str]:
     """What the keyword index holds for a chunk: its heading path and its text."""
     return terms(f"{chunk.breadcrumb}\n{chunk.text}")
+
+
+_HOST_WORDS = frozenset(
+    {"www", "docs", "doc", "help", "learn", "developer", "developers", "support"}
+)
+
+
+@functools.cache
+def _site_name(page_url: str) -> frozenset[str]:
+    """Stems of the site's name from its host ("docs.nexos.ai" → "nexo")."""
+    host = urlsplit(page_url).hostname or ""
+    labels = host.split(".")[:-1]  # the top-level domain names no one
+    return frozenset(stem(x) for x in labels if x.isalpha() and x not in _HOST_WORDS)
 
 
 def _deletes(word: str) -> set[str]:
@@ -98,13 +113,15 @@ class Lexicon:
             for name in identifiers(chunk.text):
                 names.setdefault(name, []).append(position)
         for chunk, tokens in zip(ordered, corpus, strict=True):
-            df.update(set(tokens))
+            # the site's own name ("nexos" of docs.nexos.ai) is on every page in spirit
+            df.update(set(tokens) | _site_name(chunk.page_url))
             found = words(f"{chunk.breadcrumb} {chunk.text}")
             counts.update(found)
             after_to.update(b for a, b in itertools.pairwise(found) if a == "to")
         spell: dict[str, list[str]] = {}
+        seen_enough = 2 if len(ordered) >= 50 else 1  # a one-page site says most words once
         for word, n in counts.items():
-            if n >= 2 and len(word) >= 3 and word.isalpha() and word not in STOPWORDS:
+            if n >= seen_enough and len(word) >= 3 and word.isalpha() and word not in STOPWORDS:
                 for key in _deletes(word):
                     spell.setdefault(key, []).append(word)
         model = None
