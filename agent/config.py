@@ -24,6 +24,12 @@ class AgentSettings(IngestSettings):
         "https://docs.nexos.ai", description="Docs site whose '<page>.md?ask=' is the fallback."
     )
     upstream_timeout: float = Field(10.0, gt=0, description="Seconds per fallback request.")
+    upstream_deadline: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Seconds one fallback may take in total, retries included.",
+    )
     fallback_enabled: bool = Field(True, description="Ask the docs site when local docs miss.")
     llm: str = Field(
         "", description="'provider:model' for LangChain init_chat_model; empty = offline mode."

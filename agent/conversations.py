@@ -5,7 +5,6 @@ the answer text (which never contains a secret) and a scrubbed copy of the user'
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -14,15 +13,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from agent.errors import ConversationNotFoundError
 from agent.models import Answer
+from agent.redact import redact
 from agent.tables import conversations, turns
-
-# Anything shaped like an API key or bearer token is replaced before a message is stored.
-_SECRETISH = re.compile(r"\b(?:[A-Za-z]{2,8}_)?[A-Za-z0-9_\-]{32,}\b")
-
-
-def scrub(text: str) -> str:
-    """The text with anything that looks like a secret replaced by '[redacted]'."""
-    return _SECRETISH.sub("[redacted]", text)
 
 
 class Conversations:
@@ -60,14 +52,14 @@ class Conversations:
         return None if row is None else str(row.owner)
 
     def add_user(self, conversation_id: str, message: str) -> None:
-        self._add(conversation_id, role="user", content=scrub(message))
+        self._add(conversation_id, role="user", content=redact(message))
 
     def add_answer(self, conversation_id: str, answer: Answer, meta: dict[str, Any]) -> None:
         """Store an assistant turn; `answer.secret` is deliberately not part of the record."""
         self._add(
             conversation_id,
             role="assistant",
-            content=answer.answer,
+            content=redact(answer.answer),
             mode=answer.mode,
             sources=json.dumps([s.model_dump() for s in answer.sources]),
             pending_action=(

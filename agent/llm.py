@@ -35,12 +35,12 @@ from sqlalchemy.engine import make_url
 from agent.actions import SIGN_IN, staged_answer
 from agent.approvals import Pending, preview_for
 from agent.config import AgentSettings
-from agent.conversations import scrub
 from agent.errors import KeyError_, LLMError, UpstreamError
 from agent.extractive import source_for
 from agent.keys import tools as key_tools
 from agent.keys.base import Channel, Principal
 from agent.models import Answer, Mode, NewSecret, Source
+from agent.redact import redact
 
 if TYPE_CHECKING:
     from agent.service import AgentServices
@@ -243,7 +243,11 @@ async def run_turn(
         state = await graph.aget_state(config)
         if state.interrupts:  # an unanswered approval the user moved past: reject it first
             await graph.ainvoke(Command(resume=_decisions(state.interrupts, None)), config)
-        result = await _invoke(graph, {"messages": [HumanMessage(scrub(text))]}, config)
+        result = await _invoke(
+            graph,
+            {"messages": [HumanMessage(redact(text, (services.settings.key_prefix,)))]},
+            config,
+        )
     return _finish(services, turn, result, conversation_id)
 
 

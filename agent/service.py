@@ -28,7 +28,9 @@ from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
 from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
 from agent.keys.base import Channel, KeyManager, Principal
+from agent.links import is_safe_url, safe_links
 from agent.models import Answer, Source
+from agent.redact import redact
 from agent.retrieve import Retrieval, Retriever, SearchIndex
 from agent.routing import ACTIONS, route
 
@@ -100,13 +102,15 @@ def build_services(
 
 
 def check_question(settings: AgentSettings, question: str) -> str:
-    """The question stripped; QuestionError when empty or too long."""
+    """The question stripped and with pasted secrets redacted (before it is routed,
+    searched, sent upstream, stored or shown to a model); QuestionError when empty or
+    too long."""
     text = (question or "").strip()
     if not text:
         raise QuestionError("the question is empty")
     if len(text) > settings.max_question_chars:
         raise QuestionError(f"the question is longer than {settings.max_question_chars} characters")
-    return text
+    return redact(text, (settings.key_prefix,))
 
 
 async def answer(
@@ -152,8 +156,16 @@ async def answer(
         result = await answer_docs(services, intent.query)
         if result.sources:
             meta["topic"] = result.sources[0].title
+    result = safe_answer(result)
     result.conversation_id = conv
     await asyncio.to_thread(record_turn, services, conv, text, result, meta)
+    return result
+
+
+def safe_answer(result: Answer) -> Answer:
+    """The answer with only http(s) and site-relative links, in its text and its sources."""
+    result.answer = safe_links(result.answer)
+    result.sources = [s for s in result.sources if is_safe_url(s.url)]
     return result
 
 
@@ -184,15 +196,17 @@ async def answer_docs(
     retrieval = await asyncio.to_thread(services.retriever.retrieve, question)
     if retrieval.confident:
         draft = compose(question, retrieval)
-        return Answer(
-            answer=draft.text, mode="local", sources=draft.sources, followups=draft.followups
+        return safe_answer(
+            Answer(
+                answer=draft.text, mode="local", sources=draft.sources, followups=draft.followups
+            )
         )
     if services.fallback.enabled and not local_only:
         page = retrieval.best.chunk.page_url if retrieval.best else None
         try:
             upstream = await services.fallback.ask(question, page, goal)
-        except UpstreamError:
-            pass
+        except UpstreamError as exc:
+            return _none(retrieval, unreachable_note(exc) if exc.unreachable else "")
         else:
             sources = [Source(title=title, url=url) for title, url in upstream.sources]
             return Answer(
@@ -204,9 +218,29 @@ async def answer_docs(
     return _none(retrieval)
 
 
-def _none(retrieval: Retrieval) -> Answer:
+_UNREACHABLE_BECAUSE = {
+    "timeout": "it did not respond in time",
+    "deadline": "it did not answer in time",
+    "connect": "no connection could be made",
+    "transport": "the connection broke off",
+    "http_status": "it answered with an error",
+    "circuit_open": "it failed several times in a row, so it is not being asked for a while",
+}
+
+
+def unreachable_note(error: UpstreamError) -> str:
+    """What an answer says when the docs site could not be reached (not: had no answer)."""
+    because = _UNREACHABLE_BECAUSE.get(error.cause, "it failed")
+    return (
+        f"*The docs site could not be reached just now ({because}); "
+        "only the local docs were searched.*"
+    )
+
+
+def _none(retrieval: Retrieval, note: str = "") -> Answer:
     draft = not_found(retrieval)
-    return Answer(answer=draft.text, mode="none", sources=draft.sources)
+    text = f"{note}\n\n{draft.text}" if note else draft.text
+    return Answer(answer=text, mode="none", sources=draft.sources)
 
 
 async def answer_events(

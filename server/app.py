@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.db import exclusive, migrate
-from agent.errors import AgentError, UpstreamError
+from agent.errors import AgentError
 from agent.insights import InsightsStore
 from agent.service import AgentServices, build_services, close
 from ingest.errors import IngestError
@@ -70,10 +70,8 @@ def _error_response(request: Request, error: http.ServerError) -> JSONResponse:
     return JSONResponse(error_body(error, request_id), status_code=error.status, headers=headers)
 
 
-def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+def _install_error_handlers(app: FastAPI) -> None:
     async def ours(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, UpstreamError):
-            metrics.fallback_failures.inc()
         return _error_response(request, to_server_error(exc))
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +122,7 @@ def create_app(
         )
         app.state.limiter = RateLimiter(built.engine)
         app.state.answering = Answering(built, app.state.insights, metrics)
+        metrics.watch_fallback(built.fallback)
         log.info("docsagent ready")
         try:
             async with app.state.mcp.session_manager.run():
@@ -148,7 +147,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.listing_bodies = keys.ListingBodies()
-    _install_error_handlers(app, metrics)
+    _install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     # the key API first: routes are matched in order, and it is the hot authenticated path
     for router in (keys.router, ops.router, chat.router, completions.router, feedback.router):

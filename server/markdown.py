@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
+from agent.links import is_safe_url, safe_links
 from agent.models import Answer
 
 PLACEHOLDERS = frozenset({"", "<question>", "{question}", "question", "<q>", "?"})
@@ -33,8 +34,11 @@ def local_md_url(url: str, site_url: str, base: str) -> str:
 
 
 def rewrite_links(markdown: str, site_url: str, base: str) -> str:
-    """Point links at the docs site to this server's `.md` pages."""
-    return _MD_LINK.sub(lambda m: f"]({local_md_url(m.group('url'), site_url, base)})", markdown)
+    """Point links at the docs site to this server's `.md` pages; links that are not
+    http(s) or site-relative are defused (`agent.links.safe_links`)."""
+    return _MD_LINK.sub(
+        lambda m: f"]({local_md_url(m.group('url'), site_url, base)})", safe_links(markdown)
+    )
 
 
 def strip_upstream(markdown: str) -> str:
@@ -91,7 +95,7 @@ def ask_document(question: str, answer: Answer, *, md_url: str, site_url: str, b
         seen: set[str] = set()
         for source in answer.sources:
             link = local_md_url(source.url, site_url, base)
-            if link not in seen:
+            if link not in seen and is_safe_url(link):
                 seen.add(link)
                 title = f"{source.title} › {source.section}" if source.section else source.title
                 parts.append(f"- [{title}]({link})")

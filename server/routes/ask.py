@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from agent.errors import QuestionError, UpstreamError
+from agent.redact import redact
 from agent.service import AgentServices
 from ingest.cache import DocsCache
 from ingest.llms_txt import LlmsEntry, parse_llms_txt, render_llms_txt
@@ -186,6 +187,9 @@ async def _ask(
         return _markdown(md.help_text(md_url), noindex=True)
     if goal and len(goal) > settings.max_question_chars:
         raise BadRequest(f"the goal is longer than {settings.max_question_chars} characters")
+    # a pasted secret is not echoed in the answer's heading either
+    question = redact(question, (settings.key_prefix,))
+    goal = redact(goal, (settings.key_prefix,)) if goal else goal
     asked = f"{question.strip()} (goal: {goal.strip()})" if goal and goal.strip() else question
     asked = asked[: settings.max_question_chars]
     try:

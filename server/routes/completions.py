@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
+from agent.links import is_safe_url
 from agent.models import Answer
 from server.deps import AnsweringDep, OptionalPrincipal
 from server.errors import BadRequest, NotFound
@@ -55,11 +56,9 @@ def render_content(answer: Answer) -> str:
             f"\n\nPending action `{answer.pending_action.id}`: {answer.pending_action.preview}"
             "\nApprove or reject it in the web UI (or POST /v1/chat with approve/reject)."
         )
-    if answer.sources:
-        lines = [
-            f"- [{s.title}{' › ' + s.section if s.section else ''}]({s.url})"
-            for s in answer.sources
-        ]
+    safe = [s for s in answer.sources if is_safe_url(s.url)]
+    if safe:
+        lines = [f"- [{s.title}{' › ' + s.section if s.section else ''}]({s.url})" for s in safe]
         text += "\n\nSources:\n" + "\n".join(lines)
     return text
 

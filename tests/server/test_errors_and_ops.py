@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import select
+from collections.abc import Callable
+from typing import TextIO
 
 import httpx
 import pytest
@@ -10,6 +15,7 @@ import pytest
 from agent.service import AgentServices
 from server.app import create_app
 from server.config import Settings
+from tests.conftest import remember_secret
 from tests.server.conftest import User, make_settings, new_user, running
 
 
@@ -131,18 +137,40 @@ async def test_per_key_rate_limit(tmp_path, services: AgentServices) -> None:
             assert (await c.get("/v1/me", headers=other.headers)).status_code == 200
 
 
-async def test_bootstrap_admin_key_printed_once_and_is_admin(
-    tmp_path, capsys: pytest.CaptureFixture[str]
+def _pty() -> tuple[int, Callable[[], TextIO]]:
+    """A real pseudo-terminal: (master fd to read what was shown, opener of the terminal)."""
+    master, slave = os.openpty()
+    return master, lambda: os.fdopen(os.dup(slave), "w", encoding="utf-8")
+
+
+def _read_all(fd: int) -> str:
+    out = b""
+    while select.select([fd], [], [], 0.2)[0]:
+        out += os.read(fd, 65536)
+    return out.decode()
+
+
+async def test_bootstrap_admin_key_shown_once_on_the_terminal_only(
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The key goes to the terminal, never to stdout/stderr where the JSON logs go."""
+    import server.auth
+
+    master, terminal = _pty()
+    monkeypatch.setattr(server.auth, "open_terminal", terminal)
     settings = make_settings(tmp_path)
     for attempt in range(2):
         app = create_app(settings)
         async with running(app):
-            printed = capsys.readouterr().err
-            keys = re.findall(r"dak_[A-Za-z0-9_-]{20,}", printed)
+            shown = re.findall(r"dak_[A-Za-z0-9_-]{20,}", _read_all(master))
+            streams = capsys.readouterr()
+            assert "dak_" not in streams.err + streams.out
             if attempt == 0:
-                assert len(keys) == 1
-                secret = keys[0]
+                assert len(shown) == 1
+                secret = remember_secret(shown[0])
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
                     me = await c.get("/v1/me", headers={"Authorization": f"Bearer {secret}"})
@@ -152,7 +180,28 @@ async def test_bootstrap_admin_key_printed_once_and_is_admin(
                     )
                     assert insights.status_code == 200
             else:
-                assert keys == []
+                assert shown == []
+    assert not any("dak_" in r.getMessage() for r in caplog.records)
+
+
+async def test_no_terminal_no_bootstrap_key(
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a service manager (no terminal) no key is created and a WARNING says how to."""
+    import server.auth
+
+    monkeypatch.setattr(server.auth, "open_terminal", lambda: None)
+    app = create_app(make_settings(tmp_path))
+    async with running(app):
+        assert app.state.services.keys.audit(None, limit=1) == []
+    assert "dak_" not in capsys.readouterr().err
+    warning = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "bootstrap" in r.getMessage()
+    ]
+    assert warning and "docsagent keys create" in warning[0].getMessage()
 
 
 def test_serve_command_runs_uvicorn_with_the_factory(monkeypatch: pytest.MonkeyPatch) -> None:
