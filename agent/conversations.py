@@ -1,9 +1,15 @@
 """Conversations and their turns in SQL. Secrets are never stored: the service writes only
-the answer text (which never contains a secret) and a scrubbed copy of the user's message.
+the answer text (which never contains a secret) and a redacted copy of the user's message.
+
+Ids are always minted here, never chosen by a client (no fixation). A signed-in user's
+conversation is theirs alone; an anonymous one is opened only with the random token
+handed to its creator when it was created (stored as a digest), never by its id alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable
@@ -17,32 +23,56 @@ from agent.redact import redact
 from agent.tables import conversations, turns
 
 
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class Conversations:
     """Create conversations, append turns, read history."""
 
     def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
         self.engine, self.clock = engine, clock
 
-    def ensure(self, conversation_id: str | None, owner: str) -> str:
-        """The id of an existing conversation of `owner`, or of a new one.
+    def ensure(self, conversation_id: str | None, owner: str, token: str | None = None) -> str:
+        """The id of `owner`'s existing conversation (`check`), or of a new one."""
+        if conversation_id:
+            self.check(conversation_id, owner, token)
+            return conversation_id
+        return self.create(owner)[0]
 
-        An id that belongs to someone else is refused rather than silently replaced.
-        """
+    def create(self, owner: str) -> tuple[str, str | None]:
+        """A new conversation: (its id, and for an anonymous one the token that opens it)."""
         now = self.clock()
+        new_id = "c_" + secrets.token_urlsafe(12)
+        token = secrets.token_urlsafe(24) if not owner else None
         with self.engine.begin() as conn:
-            if conversation_id:
-                row = conn.execute(
-                    select(conversations.c.owner).where(conversations.c.id == conversation_id)
-                ).first()
-                if row is not None:
-                    if row.owner != owner:
-                        raise ConversationNotFoundError("no such conversation")
-                    return conversation_id
-            new_id = conversation_id or "c_" + secrets.token_urlsafe(12)
             conn.execute(
-                insert(conversations).values(id=new_id, owner=owner, created_at=now, updated_at=now)
+                insert(conversations).values(
+                    id=new_id,
+                    owner=owner,
+                    token_digest=_digest(token) if token else None,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-            return new_id
+        return new_id, token
+
+    def check(self, conversation_id: str, owner: str, token: str | None = None) -> None:
+        """ConversationNotFoundError unless `owner` may open it: their own, or an anonymous
+        one with its token. Unknown ids, someone else's and a wrong token look alike."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(conversations.c.owner, conversations.c.token_digest).where(
+                    conversations.c.id == conversation_id
+                )
+            ).first()
+        allowed = row is not None and row.owner == owner
+        if allowed and not owner:
+            allowed = bool(token and row.token_digest) and hmac.compare_digest(
+                str(row.token_digest), _digest(token or "")
+            )
+        if not allowed:
+            raise ConversationNotFoundError("no such conversation")
 
     def owner_of(self, conversation_id: str) -> str | None:
         with self.engine.begin() as conn:

@@ -40,3 +40,5 @@ class Answer(BaseModel):
     pending_action: PendingAction | None = None
     secret: NewSecret | None = None
     conversation_id: str = ""
+    # set once, when an anonymous conversation is created: what opens it again
+    conversation_token: str | None = None

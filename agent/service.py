@@ -120,12 +120,25 @@ async def answer(
     conversation_id: str | None = None,
     principal: Principal | None = None,
     channel: Channel = "chat",
+    conversation_token: str | None = None,
+    start_if_unknown: bool = False,
 ) -> Answer:
-    """Answer a docs question or carry out / stage a key action, in a conversation."""
+    """Answer a docs question or carry out / stage a key action, in a conversation.
+
+    `conversation_id` continues one the caller may open (an anonymous one needs its
+    `conversation_token`); otherwise ConversationNotFoundError, or with
+    `start_if_unknown` a new conversation. A new anonymous conversation's token is in
+    `Answer.conversation_token`, this once."""
     text = check_question(services.settings, question)
     owner = principal.owner if principal else ""
-    conv, previous, pending = await asyncio.to_thread(
-        _open_turn, services, conversation_id, owner, principal is not None
+    conv, token, previous, pending = await asyncio.to_thread(
+        _open_turn,
+        services,
+        conversation_id,
+        owner,
+        principal is not None,
+        conversation_token,
+        start_if_unknown,
     )
     previous["pending_id"] = pending.id if pending else None
     intent = route(text, previous)
@@ -159,6 +172,7 @@ async def answer(
     result = safe_answer(result)
     result.conversation_id = conv
     await asyncio.to_thread(record_turn, services, conv, text, result, meta)
+    result.conversation_token = token  # after recording: the token is never stored
     return result
 
 
@@ -170,14 +184,31 @@ def safe_answer(result: Answer) -> Answer:
 
 
 def _open_turn(
-    services: AgentServices, conversation_id: str | None, owner: str, signed_in: bool
-) -> tuple[str, dict[str, Any], Pending | None]:
-    """The conversation, its last turn's meta and any pending action (off the event loop)."""
+    services: AgentServices,
+    conversation_id: str | None,
+    owner: str,
+    signed_in: bool,
+    token: str | None,
+    start_if_unknown: bool,
+) -> tuple[str, str | None, dict[str, Any], Pending | None]:
+    """The conversation (and a new anonymous one's token), its last turn's meta and any
+    pending action (off the event loop)."""
+    conversations = services.conversations
     with services.turn_lock:
-        conv = services.conversations.ensure(conversation_id, owner)
-        previous = services.conversations.last_meta(conv)
+        new_token = None
+        conv = conversation_id or ""
+        if conv:
+            try:
+                conversations.check(conv, owner, token)
+            except ConversationNotFoundError:
+                if not start_if_unknown:
+                    raise
+                conv = ""
+        if not conv:
+            conv, new_token = conversations.create(owner)
+        previous = conversations.last_meta(conv)
         pending = services.approvals.active(conv, owner) if signed_in else None
-    return conv, previous, pending
+    return conv, new_token, previous, pending
 
 
 def record_turn(
@@ -250,10 +281,18 @@ async def answer_events(
     conversation_id: str | None = None,
     principal: Principal | None = None,
     channel: Channel = "chat",
+    conversation_token: str | None = None,
+    start_if_unknown: bool = False,
 ) -> AsyncIterator[tuple[str, Any]]:
     """`answer` as events: `delta`s of the text, then sources / pending_action / secret, `done`."""
     result = await answer(
-        services, question, conversation_id=conversation_id, principal=principal, channel=channel
+        services,
+        question,
+        conversation_id=conversation_id,
+        principal=principal,
+        channel=channel,
+        conversation_token=conversation_token,
+        start_if_unknown=start_if_unknown,
     )
     async for event in events_of(result):
         yield event
@@ -320,12 +359,14 @@ async def _decide(
 
 
 def history(
-    services: AgentServices, conversation_id: str, principal: Principal | None
+    services: AgentServices,
+    conversation_id: str,
+    principal: Principal | None,
+    token: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The turns of a conversation its owner may read (secrets were never stored)."""
-    owner = services.conversations.owner_of(conversation_id)
-    if owner is None or owner != (principal.owner if principal else ""):
-        raise ConversationNotFoundError("no such conversation")
+    """The turns of a conversation its owner may read (an anonymous one: with its token;
+    secrets were never stored)."""
+    services.conversations.check(conversation_id, principal.owner if principal else "", token)
     return services.conversations.turns(conversation_id)
 
 

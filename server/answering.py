@@ -60,10 +60,17 @@ class Answering:
         conversation_id: str | None = None,
         principal: Principal | None = None,
         channel: Channel = "chat",
+        conversation_token: str | None = None,
+        start_if_unknown: bool = False,
     ) -> Answer:
         """Answer one question (the agent's `answer`), then record it."""
         result, _turn = await self.answer_turn(
-            question, conversation_id=conversation_id, principal=principal, channel=channel
+            question,
+            conversation_id=conversation_id,
+            principal=principal,
+            channel=channel,
+            conversation_token=conversation_token,
+            start_if_unknown=start_if_unknown,
         )
         return result
 
@@ -74,6 +81,8 @@ class Answering:
         conversation_id: str | None = None,
         principal: Principal | None = None,
         channel: Channel = "chat",
+        conversation_token: str | None = None,
+        start_if_unknown: bool = False,
     ) -> tuple[Answer, int]:
         """`answer`, plus the 0-based turn the answer was recorded as (for feedback)."""
         started = time.perf_counter()
@@ -83,6 +92,8 @@ class Answering:
             conversation_id=conversation_id,
             principal=principal,
             channel=channel,
+            conversation_token=conversation_token,
+            start_if_unknown=start_if_unknown,
         )
         turn = await self._record(question, result, started, principal, channel)
         return result, turn
@@ -94,6 +105,8 @@ class Answering:
         conversation_id: str | None = None,
         principal: Principal | None = None,
         channel: Channel = "chat",
+        conversation_token: str | None = None,
+        start_if_unknown: bool = False,
     ) -> AsyncIterator[tuple[str, Any]]:
         """The agent's event stream; the final `done` event is recorded."""
         started = time.perf_counter()
@@ -103,6 +116,8 @@ class Answering:
             conversation_id=conversation_id,
             principal=principal,
             channel=channel,
+            conversation_token=conversation_token,
+            start_if_unknown=start_if_unknown,
         )
         async for event, data in stream:
             if event == "done":
@@ -137,9 +152,9 @@ class Answering:
         return result
 
     async def history(
-        self, conversation_id: str, principal: Principal | None
+        self, conversation_id: str, principal: Principal | None, token: str | None = None
     ) -> list[dict[str, Any]]:
-        """A conversation's turns (the agent enforces ownership)."""
+        """A conversation's turns (the agent enforces ownership / the anonymous token)."""
         return await anyio.to_thread.run_sync(
-            lambda: service.history(self.services, conversation_id, principal)
+            lambda: service.history(self.services, conversation_id, principal, token)
         )

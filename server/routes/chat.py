@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field, model_validator
 from sse_starlette import EventSourceResponse
@@ -28,7 +28,14 @@ class ChatRequest(BaseModel):
     """A question, or a decision on a pending action of the conversation."""
 
     message: str | None = Field(None, max_length=20_000, description="The question.")
-    conversation_id: str | None = Field(None, max_length=64)
+    conversation_id: str | None = Field(
+        None, max_length=64, description="Continue this conversation (an id the server returned)."
+    )
+    conversation_token: str | None = Field(
+        None,
+        max_length=64,
+        description="The token an anonymous conversation was created with (needed to continue it).",
+    )
     approve: str | None = Field(None, max_length=64, description="Pending action id to approve.")
     reject: str | None = Field(None, max_length=64, description="Pending action id to reject.")
 
@@ -69,14 +76,15 @@ async def chat(
 ) -> Any:
     """Answer a question (JSON, or SSE events delta/sources/pending_action/secret/done)."""
     if body.message is not None:
+        where = {
+            "conversation_id": body.conversation_id,
+            "conversation_token": body.conversation_token,
+            "principal": principal,
+        }
         if _wants_sse(request):
-            stream = answering.events(
-                body.message, conversation_id=body.conversation_id, principal=principal
-            )
+            stream = answering.events(body.message, **where)
             return EventSourceResponse(_sse(request, stream), ping=15)
-        return await answering.answer(
-            body.message, conversation_id=body.conversation_id, principal=principal
-        )
+        return await answering.answer(body.message, **where)
     if principal is None:
         raise Unauthorized("approving or rejecting a key action needs your API key")
     assert body.conversation_id is not None
@@ -103,8 +111,15 @@ async def _decide_stream(
 
 @router.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
 async def conversation(
-    conversation_id: str, answering: AnsweringDep, principal: OptionalPrincipal
+    conversation_id: Annotated[str, Path(max_length=64)],
+    answering: AnsweringDep,
+    principal: OptionalPrincipal,
+    x_conversation_token: Annotated[
+        str | None,
+        Header(max_length=64, description="An anonymous conversation's token."),
+    ] = None,
 ) -> ConversationOut:
-    """A conversation's turns (secrets never stored), only to its owner."""
-    turns = await answering.history(conversation_id, principal)
+    """A conversation's turns (secrets never stored): only to its owner, or for an
+    anonymous conversation to whoever holds the token it was created with."""
+    turns = await answering.history(conversation_id, principal, x_conversation_token)
     return ConversationOut(id=conversation_id, turns=turns)

@@ -10,9 +10,9 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
@@ -34,7 +34,12 @@ class CompletionRequest(BaseModel):
     model: str = Field(MODEL, max_length=128)
     messages: list[Message] = Field(..., min_length=1, max_length=200)
     stream: bool = False
-    user: str | None = Field(None, max_length=64, description="Reused as the conversation id.")
+    user: str | None = Field(
+        None,
+        max_length=64,
+        description="A conversation id this server returned (docsagent.conversation_id) to "
+        "continue it; anything else starts a new conversation.",
+    )
 
     def question(self) -> str:
         for message in reversed(self.messages):
@@ -78,7 +83,13 @@ async def models(_principal: OptionalPrincipal) -> dict[str, Any]:
 
 @router.post("/v1/chat/completions")
 async def completions(
-    body: CompletionRequest, answering: AnsweringDep, principal: OptionalPrincipal
+    body: CompletionRequest,
+    answering: AnsweringDep,
+    principal: OptionalPrincipal,
+    x_conversation_token: Annotated[
+        str | None,
+        Header(max_length=64, description="An anonymous conversation's token."),
+    ] = None,
 ) -> Any:
     """Answer the last user message as an OpenAI chat completion."""
     if body.model != MODEL:
@@ -86,8 +97,14 @@ async def completions(
     question = body.question()
     created = int(time.time())
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    where: dict[str, Any] = {
+        "conversation_id": body.user,
+        "conversation_token": x_conversation_token,
+        "principal": principal,
+        "start_if_unknown": True,
+    }
     if not body.stream:
-        answer = await answering.answer(question, conversation_id=body.user, principal=principal)
+        answer = await answering.answer(question, **where)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -101,7 +118,11 @@ async def completions(
                 }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "docsagent": {"mode": answer.mode, "conversation_id": answer.conversation_id},
+            "docsagent": {
+                "mode": answer.mode,
+                "conversation_id": answer.conversation_id,
+                "conversation_token": answer.conversation_token,
+            },
             **_secret(answer),
         }
 
@@ -119,9 +140,7 @@ async def completions(
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         yield {"data": chunk({"role": "assistant", "content": ""})}
-        async for event, data in answering.events(
-            question, conversation_id=body.user, principal=principal
-        ):
+        async for event, data in answering.events(question, **where):
             if event == "delta":
                 yield {"data": chunk({"content": data["text"]})}
             elif event == "done":

@@ -87,7 +87,7 @@ async def call_tool(
         answer, turn = await answering.answer_turn(
             asked[: settings.max_question_chars], principal=principal, channel="rest"
         )
-        safe = answer.model_dump(exclude={"secret"})
+        safe = answer.model_dump(exclude={"secret", "conversation_token"})
         return {"result": {**safe, "turn": turn}}
     if name == "sendFeedback":
         rating = _arg(args, "rating")

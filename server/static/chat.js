@@ -4,6 +4,7 @@ import { api, authHeaders, el, errorFrom, initHeader, showSecretDialog, signedOu
 import { linkTo, renderMarkdown } from "./markdown.js";
 
 const CONVERSATION = "docsagent.conversation_id";
+const CONVERSATION_TOKEN = "docsagent.conversation_token";
 const MODES = { local: "Local docs", fallback: "Docs site", none: "Not found", action: "Key action" };
 const SUGGESTIONS = [
   "How do I generate an API key?",
@@ -20,13 +21,22 @@ const notice = document.getElementById("auth-notice");
 const shownSecrets = new Set();
 let busy = false;
 
+// The server mints conversation ids; an anonymous conversation also comes with a token
+// (handed to its creator once) without which nobody can read or continue it.
 const conversation = {
   get id() {
     return sessionStorage.getItem(CONVERSATION) || "";
   },
   set id(value) {
+    if (value !== this.id) sessionStorage.removeItem(CONVERSATION_TOKEN);
     if (value) sessionStorage.setItem(CONVERSATION, value);
     else sessionStorage.removeItem(CONVERSATION);
+  },
+  get token() {
+    return sessionStorage.getItem(CONVERSATION_TOKEN) || "";
+  },
+  set token(value) {
+    if (value) sessionStorage.setItem(CONVERSATION_TOKEN, value);
   },
 };
 
@@ -266,6 +276,7 @@ async function converse(body) {
     }
     if (!answer) throw new Error("The answer stream ended early.");
     if (answer.conversation_id) conversation.id = answer.conversation_id;
+    if (answer.conversation_token) conversation.token = answer.conversation_token;
     finish(turn, answer, { live: true });
     showSecret(answer.secret);
     return true;
@@ -292,6 +303,7 @@ async function ask(question) {
   input.value = "";
   const body = { message: text };
   if (conversation.id) body.conversation_id = conversation.id;
+  if (conversation.token) body.conversation_token = conversation.token;
   await converse(body);
   input.focus();
 }
@@ -308,7 +320,10 @@ function emptyState() {
 async function restore() {
   if (!conversation.id) return;
   try {
-    const history = await api(`/v1/conversations/${encodeURIComponent(conversation.id)}`);
+    const token = conversation.token;
+    const history = await api(`/v1/conversations/${encodeURIComponent(conversation.id)}`, {
+      headers: token ? { "X-Conversation-Token": token } : {},
+    });
     let answers = 0;
     for (const item of history.turns || []) {
       if (item.role === "user") {
