@@ -30,6 +30,7 @@ from server.answering import Answering
 from server.auth import bootstrap_admin
 from server.config import Settings, get_settings
 from server.deps import doc_index
+from server.limits import RequestLimits
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
 from server.problems import error_body, to_server_error
@@ -148,7 +149,8 @@ def create_app(
     app.state.metrics = metrics
     app.state.listing_bodies = keys.ListingBodies()
     _install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids, access log
     # the key API first: routes are matched in order, and it is the hot authenticated path
     for router in (keys.router, ops.router, chat.router, completions.router, feedback.router):
         _add_routes(app, router)

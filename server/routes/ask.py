@@ -9,13 +9,15 @@ as GitBook does, because many agents discard 404 bodies. `?ask=` goes through th
 from __future__ import annotations
 
 import difflib
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from agent.errors import QuestionError, UpstreamError
+from agent.limits import MAX_QUESTION_CHARS, MAX_URL_CHARS
 from agent.redact import redact
 from agent.service import AgentServices
 from ingest.cache import DocsCache
@@ -132,14 +134,14 @@ async def llms_full(
 
 @router.get("/{path:path}", response_class=Response, include_in_schema=True)
 async def page(
-    path: str,
+    path: Annotated[str, Path(max_length=MAX_URL_CHARS)],
     request: Request,
     settings: SettingsDep,
     services: ServicesDep,
     answering: AnsweringDep,
     principal: OptionalPrincipal,
-    ask: str | None = None,
-    goal: str | None = None,
+    ask: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
+    goal: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
 ) -> Response:
     """`<page>.md` as markdown, or `?ask=` answered in GitBook's shape."""
     accept = request.headers.get("accept", "")

@@ -27,7 +27,7 @@ MODEL = "docsagent"
 
 class Message(BaseModel):
     role: str = Field(..., max_length=32)
-    content: str | list[dict[str, Any]] | None = None
+    content: Annotated[str, Field(max_length=100_000)] | list[dict[str, Any]] | None = None
 
 
 class CompletionRequest(BaseModel):

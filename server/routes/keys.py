@@ -8,18 +8,20 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from agent.bounded import put_bounded
 from agent.keys.base import APIKeyRecord, KeyManager, Principal
+from agent.limits import MAX_ID_CHARS
 from server.deps import KeyCaller, MetricsDep, get_caller
 from server.errors import Unauthorized
 
 router = APIRouter(tags=["api keys"])
+KeyId = Annotated[str, Path(max_length=MAX_ID_CHARS, description="The key's id.")]
 
 
 class APIKeyRequest(BaseModel):
@@ -141,7 +143,7 @@ def create_key(body: APIKeyRequest, caller: KeyCaller, metrics: MetricsDep) -> d
 
 @router.patch("/v1/user/api_keys/{key_id}", response_model=APIKey)
 def update_key(
-    key_id: str,
+    key_id: KeyId,
     body: APIKeyUpdate,
     caller: KeyCaller,
     metrics: MetricsDep,
@@ -170,7 +172,7 @@ def _update(
 
 
 @router.delete("/v1/user/api_keys/{key_id}", status_code=204, response_class=Response)
-def delete_key(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> Response:
+def delete_key(key_id: KeyId, caller: KeyCaller, metrics: MetricsDep) -> Response:
     """Revoke one of the caller's keys (soft delete)."""
     keys, principal = caller
     keys.revoke(principal.owner, key_id, actor=principal.owner, channel="rest", principal=principal)
@@ -198,13 +200,13 @@ def bulk(body: BulkRequest, caller: KeyCaller, metrics: MetricsDep) -> list[dict
 
 
 @router.patch("/v1/user/api_keys/{key_id}/regenerate", response_model=APIKey)
-def regenerate(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
+def regenerate(key_id: KeyId, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
     """Deprecated alias of rotate (nexos.ai keeps it); returns the new full key once."""
     return _rotate(*caller, key_id, metrics)
 
 
 @router.post("/v1/user/api_keys/{key_id}/rotate", response_model=APIKey)
-def rotate(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
+def rotate(key_id: KeyId, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
     """Rotate one of the caller's keys now: the old secret stops working."""
     return _rotate(*caller, key_id, metrics)
 

@@ -16,7 +16,7 @@ pass it on). Rotations without elicitation run in the web UI, whose pop-up shows
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import anyio
@@ -30,7 +30,16 @@ from starlette.types import Receive, Scope, Send
 
 from agent import tools as agent_tools
 from agent.keys.base import Principal
+from agent.limits import (
+    MAX_COMMENT_CHARS,
+    MAX_ID_CHARS,
+    MAX_KEY_REF_CHARS,
+    MAX_NAME_CHARS,
+    MAX_QUESTION_CHARS,
+    MAX_URL_CHARS,
+)
 from agent.models import NewSecret
+from agent.redact import redact
 from server import markdown as md
 from server.auth import optional_principal
 from server.config import Settings
@@ -49,6 +58,14 @@ WRITE = ToolAnnotations(
 DESTRUCTIVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
 )
+
+
+# argument types with their length limits (the SDK builds the input schema from them)
+Query = Annotated[str, Field(max_length=MAX_QUESTION_CHARS)]
+Url = Annotated[str, Field(max_length=MAX_URL_CHARS)]
+Id = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+KeyName = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+KeyRef = Annotated[str, Field(max_length=MAX_KEY_REF_CHARS)]
 
 
 def approve_link(base: str, conversation_id: str, pending_id: str) -> str:
@@ -126,7 +143,7 @@ class McpTools:
         return CallToolResult(content=[_text(summary), block])
 
     # --- docs tools (GitBook-compatible) ---
-    async def search_documentation(self, query: str, ctx: Context) -> list[dict[str, str]]:
+    async def search_documentation(self, query: Query, ctx: Context) -> list[dict[str, str]]:
         """Search the documentation; returns matching sections with links and excerpts."""
         await self.principal(ctx, required=False)
         base, site = self.base(ctx), self.settings.site_url
@@ -134,7 +151,7 @@ class McpTools:
         found = await anyio.to_thread.run_sync(lambda: agent_tools.search_docs(services, query, 5))
         return [{**item, "url": md.local_md_url(item["url"], site, base)} for item in found]
 
-    async def get_page(self, url: str, ctx: Context) -> str:
+    async def get_page(self, url: Url, ctx: Context) -> str:
         """The markdown of a documentation page (page URL or its `.md` URL)."""
         await self.principal(ctx, required=False)
         path = urlsplit(url).path if "://" in url else url
@@ -143,7 +160,7 @@ class McpTools:
             lambda: page_markdown(self.settings, self.app.state.services, base, path)
         )
 
-    async def ask_question(self, question: str, ctx: Context, goal: str | None = None) -> str:
+    async def ask_question(self, question: Query, ctx: Context, goal: Query | None = None) -> str:
         """Ask the documentation a question in natural language; answer with sources."""
         principal = await self.principal(ctx, required=False)
         asked = f"{question.strip()} (goal: {goal.strip()})" if goal and goal.strip() else question
@@ -152,18 +169,22 @@ class McpTools:
         )
         base = self.base(ctx)
         text = md.ask_document(
-            question, answer, md_url=f"{base}/llms.txt", site_url=self.settings.site_url, base=base
+            redact(question, (self.settings.key_prefix,)),
+            answer,
+            md_url=f"{base}/llms.txt",
+            site_url=self.settings.site_url,
+            base=base,
         )
         ids = f"conversation_id: {answer.conversation_id}, turn: {turn}"
         return f"{text}\n({ids} — for sendFeedback)\n"
 
     async def send_feedback(
         self,
-        conversation_id: str,
-        turn: int,
+        conversation_id: Id,
+        turn: Annotated[int, Field(ge=0, le=100_000)],
         rating: Literal["up", "down"],
         ctx: Context,
-        comment: str = "",
+        comment: Annotated[str, Field(max_length=MAX_COMMENT_CHARS)] = "",
     ) -> str:
         """Rate an answer of askQuestion up or down, with an optional comment."""
         principal = await self.principal(ctx, required=False)
@@ -189,7 +210,7 @@ class McpTools:
         )
         return answer.answer
 
-    async def generate_api_key(self, name: str, ctx: Context) -> CallToolResult:
+    async def generate_api_key(self, name: KeyName, ctx: Context) -> CallToolResult:
         """Generate a new API key with this name; the full key is shown to you once."""
         principal = await self.user(ctx)
         services = self.app.state.services
@@ -235,11 +256,11 @@ class McpTools:
             return await self.show_secret(ctx, answer.secret, summary)
         return CallToolResult(content=[_text(answer.answer)])
 
-    async def rotate_api_key(self, key: str, ctx: Context) -> CallToolResult:
+    async def rotate_api_key(self, key: KeyRef, ctx: Context) -> CallToolResult:
         """Rotate one of your keys (id or name): the old one stops working. Asks the user first."""
         return await self._destructive("rotate", key, ctx)
 
-    async def revoke_api_key(self, key: str, ctx: Context) -> CallToolResult:
+    async def revoke_api_key(self, key: KeyRef, ctx: Context) -> CallToolResult:
         """Revoke one of your keys (id or name) for good. Needs the user's confirmation."""
         return await self._destructive("revoke", key, ctx)
 

@@ -12,14 +12,15 @@ must show it to its user and not feed it to a model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 
 from agent import tools as agent_tools
 from agent.keys import tools as key_tools
 from agent.keys.base import Principal
+from agent.limits import MAX_TOOL_NAME_CHARS, TOOL_ARGUMENT_CHARS
 from agent.service import AgentServices
 from server import markdown as md
 from server.deps import AnsweringDep, InsightsDep, OptionalPrincipal, ServicesDep, SettingsDep
@@ -36,8 +37,11 @@ def _arg(args: dict[str, Any], name: str, *, required: bool = True) -> Any:
     value = args.get(name)
     if required and (value is None or value == ""):
         raise BadRequest(f"missing argument {name!r}")
-    if value is not None and not isinstance(value, str | int):
+    if (value is not None and not isinstance(value, str | int)) or isinstance(value, bool):
         raise BadRequest(f"argument {name!r} has the wrong type")
+    limit = TOOL_ARGUMENT_CHARS.get(name)
+    if isinstance(value, str) and limit is not None and len(value) > limit:
+        raise BadRequest(f"argument {name!r} is longer than {limit} characters")
     return value
 
 
@@ -60,7 +64,7 @@ async def list_tools(request: Request, _principal: OptionalPrincipal) -> list[di
 
 @router.post("/v1/tools/{name}")
 async def call_tool(
-    name: str,
+    name: Annotated[str, Path(max_length=MAX_TOOL_NAME_CHARS)],
     request: Request,
     settings: SettingsDep,
     services: ServicesDep,
@@ -90,15 +94,17 @@ async def call_tool(
         safe = answer.model_dump(exclude={"secret", "conversation_token"})
         return {"result": {**safe, "turn": turn}}
     if name == "sendFeedback":
-        rating = _arg(args, "rating")
+        rating, turn = _arg(args, "rating"), _arg(args, "turn")
         if rating not in ("up", "down"):
             raise BadRequest("rating must be 'up' or 'down'")
+        if not isinstance(turn, int) or not 0 <= turn <= 100_000:
+            raise BadRequest("turn must be an integer from 0 to 100000")
         await anyio.to_thread.run_sync(
             lambda: save_feedback(
                 insights,
                 principal,
                 conversation_id=str(_arg(args, "conversation_id")),
-                turn=int(_arg(args, "turn")),
+                turn=turn,
                 rating=str(rating),
                 comment=str(_arg(args, "comment", required=False) or "")[:2048],
             )
