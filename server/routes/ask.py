@@ -33,7 +33,19 @@ FULL_BATCH = 100
 
 
 def base_url(request: Request, settings: Settings) -> str:
-    return (settings.public_url or str(request.base_url)).rstrip("/")
+    """Where links point: DOCSAGENT_PUBLIC_URL, else the address this server listens on.
+    Never the request's Host header, which any client can set (links in /llms.txt and
+    answers would point wherever it said)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    scheme = request.scope.get("scheme", "http")
+    host, port = request.scope.get("server") or (settings.host, settings.port)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a bind-all address is not a link target
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 def _site(settings: Settings) -> str:

@@ -43,7 +43,7 @@ from agent.redact import redact
 from server import markdown as md
 from server.auth import optional_principal
 from server.config import Settings
-from server.routes.ask import page_markdown
+from server.routes.ask import base_url, page_markdown
 from server.routes.feedback import save_feedback
 
 READ_ONLY = ToolAnnotations(
@@ -96,8 +96,9 @@ class McpTools:
 
     def base(self, ctx: Context) -> str:
         request = self._request(ctx)
-        fallback = str(request.base_url) if request is not None else ""
-        return (self.settings.public_url or fallback).rstrip("/")
+        if request is None:
+            return self.settings.public_url.rstrip("/")
+        return base_url(request, self.settings)
 
     async def principal(self, ctx: Context, *, required: bool) -> Principal | None:
         state = self.app.state

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from agent.service import AgentServices, build_services
 from server.app import create_app
+from server.cli.serve import uvicorn_options
 from server.config import Settings
 from tests.conftest import CORPUS, remember_secret
 
@@ -142,7 +143,8 @@ class LiveServer:
 def serve_in_thread(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Start a real uvicorn server for `app` on a free loopback port."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    settings = app.state.settings
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options(settings))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
