@@ -67,9 +67,10 @@ class Conversations:
                 )
             ).first()
         allowed = row is not None and row.owner == owner
-        if allowed and not owner:
-            allowed = bool(token and row.token_digest) and hmac.compare_digest(
-                str(row.token_digest), _digest(token or "")
+        if allowed and not owner:  # anonymous: the token it was created with, nothing less
+            stored = row.token_digest if row is not None else None
+            allowed = bool(token and stored) and hmac.compare_digest(
+                str(stored), _digest(token or "")
             )
         if not allowed:
             raise ConversationNotFoundError("no such conversation")

@@ -85,6 +85,17 @@ class AuditEvent:
 _UNSET = object()
 
 
+@dataclass(frozen=True)
+class BulkChange:
+    """One item of a bulk update: rename / enable / change expiry, or revoke (`remove`)."""
+
+    id: str
+    name: str | None = None
+    enabled: bool | None = None
+    expiration_date: datetime | object | None = _UNSET
+    remove: bool = False
+
+
 @runtime_checkable
 class KeyManager(Protocol):
     """Generate, list, rotate, revoke and verify API keys for an owner.
@@ -146,6 +157,18 @@ class KeyManager(Protocol):
         approval_id: str | None = None,
         principal: Principal | None = None,
     ) -> APIKeyRecord: ...
+
+    def bulk(
+        self,
+        owner: str,
+        changes: builtins.list[BulkChange],
+        *,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        principal: Principal | None = None,
+    ) -> builtins.list[APIKeyRecord]:
+        """Apply every change or none (an unknown id or a taken name changes nothing)."""
+        ...
 
     def verify(self, secret: str) -> Principal: ...
 

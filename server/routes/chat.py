@@ -76,7 +76,7 @@ async def chat(
 ) -> Any:
     """Answer a question (JSON, or SSE events delta/sources/pending_action/secret/done)."""
     if body.message is not None:
-        where = {
+        where: dict[str, Any] = {
             "conversation_id": body.conversation_id,
             "conversation_token": body.conversation_token,
             "principal": principal,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from agent.bounded import put_bounded
-from agent.keys.base import APIKeyRecord, KeyManager, Principal
+from agent.keys.base import _UNSET, APIKeyRecord, BulkChange, KeyManager, Principal
 from agent.limits import MAX_ID_CHARS
 from server.deps import KeyCaller, MetricsDep, get_caller
 from server.errors import Unauthorized
@@ -182,21 +182,27 @@ def delete_key(key_id: KeyId, caller: KeyCaller, metrics: MetricsDep) -> Respons
 
 @router.post("/v1/user/api_keys/bulk", response_model=list[APIKey])
 def bulk(body: BulkRequest, caller: KeyCaller, metrics: MetricsDep) -> list[dict[str, object]]:
-    """Update or remove up to 100 of the caller's keys; every id is checked first."""
+    """Update or remove up to 100 of the caller's keys: all of them, or none (an unknown
+    id is a 404, a name already taken a 409, and nothing changed)."""
     keys, principal = caller
-    for item in body.items:
-        keys.get(principal.owner, item.id, principal=principal)
-    out: list[dict[str, object]] = []
-    for item in body.items:
-        if item.remove:
-            record = keys.revoke(
-                principal.owner, item.id, actor=principal.owner, channel="rest", principal=principal
-            )
-            metrics.key_events.labels("revoked", "rest").inc()
-        else:
-            record = _update(keys, principal, item.id, item, metrics)
-        out.append(record.to_json())
-    return out
+    changes = [
+        BulkChange(
+            id=item.id,
+            name=item.name,
+            enabled=item.enabled,
+            expiration_date=(
+                item.expiration_date if "expiration_date" in item.model_fields_set else _UNSET
+            ),
+            remove=item.remove,
+        )
+        for item in body.items
+    ]
+    records = keys.bulk(
+        principal.owner, changes, actor=principal.owner, channel="rest", principal=principal
+    )
+    for change in changes:
+        metrics.key_events.labels("revoked" if change.remove else "updated", "rest").inc()
+    return [record.to_json() for record in records]
 
 
 @router.patch("/v1/user/api_keys/{key_id}/regenerate", response_model=APIKey)

@@ -11,7 +11,7 @@ import httpx
 
 from agent.epochs import SQLITE_REUSE_SECONDS
 from agent.keys.base import APIKeyRecord
-from agent.service import build_services, close
+from agent.service import AgentServices, build_services, close
 from server.app import create_app
 from server.routes.keys import ListingBodies
 from tests.conftest import remember_secret
@@ -103,6 +103,31 @@ async def test_bulk_update_and_remove(client: httpx.AsyncClient, alice: User) ->
     assert_error(
         await client.post(f"{API}/bulk", json=too_many, headers=alice.headers), 400, "bad_request"
     )
+
+
+async def test_bulk_is_all_or_nothing(
+    client: httpx.AsyncClient, alice: User, services: AgentServices
+) -> None:
+    made = [
+        (await client.post(API, json={"name": name}, headers=alice.headers)).json()
+        for name in ("one", "two", "three")
+    ]
+    for key in made:
+        remember_secret(key["api_key"])
+    one, two, three = (k["id"] for k in made)
+    taken = {"items": [{"id": one, "name": "renamed"}, {"id": two, "name": "three"}]}
+    assert_error(
+        await client.post(f"{API}/bulk", json=taken, headers=alice.headers), 409, "conflict"
+    )
+    unknown = {"items": [{"id": one, "remove": True}, {"id": "no-such-key", "name": "x"}]}
+    assert_error(
+        await client.post(f"{API}/bulk", json=unknown, headers=alice.headers), 404, "not_found"
+    )
+    listed = {k["id"]: k for k in (await client.get(API, headers=alice.headers)).json()}
+    assert listed[one]["name"] == "one" and not listed[one]["removed"]
+    assert listed[two]["name"] == "two" and listed[three]["name"] == "three"
+    audit = [e.event for e in services.keys.audit(alice.owner)]
+    assert "updated" not in audit and "revoked" not in audit
 
 
 async def test_another_owners_key_is_not_found_everywhere(
