@@ -48,6 +48,7 @@ class APIKeyRecord:
     last_used_at: datetime | None
     expiration_date: datetime | None
     owner: str = ""
+    version: int = 0  # bumped by every change (local store; 0 = unknown, e.g. nexos.ai)
 
     def to_json(self) -> dict[str, object]:
         """The nexos.ai JSON shape (ISO 8601 times)."""

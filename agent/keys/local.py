@@ -480,6 +480,7 @@ class LocalKeyManager:
             last_used_at=get("last_used_at"),
             expiration_date=get("expiration_date"),
             owner=get("owner"),
+            version=int(get("version")),
         )
 
     @contextmanager

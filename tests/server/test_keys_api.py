@@ -170,6 +170,34 @@ async def test_concurrent_self_rotations_with_one_secret_have_exactly_one_winner
     assert_error(await client.get("/v1/me", headers={"X-Api-Key": secret}), 401, "unauthorized")
 
 
+async def test_conditional_rotations_by_id_have_exactly_one_winner(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    """20 simultaneous REST rotations of one key with If-Match: its ETag: one 200 with a
+    working secret, 19 × 412; a stale or malformed ETag changes nothing."""
+    created = await client.post(API, json={"name": "by-id"}, headers=alice.headers)
+    remember_secret(created.json()["api_key"])
+    key_id, tag = created.json()["id"], created.headers["ETag"]
+    fetched = await client.get(f"{API}/{key_id}", headers=alice.headers)
+    assert fetched.headers["ETag"] == tag and fetched.json()["name"] == "by-id"
+    conditional = {**alice.headers, "If-Match": tag}
+    results = await asyncio.gather(
+        *(client.post(f"{API}/{key_id}/rotate", headers=conditional) for _ in range(20))
+    )
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200] + [412] * 19, codes
+    winner = next(r for r in results if r.status_code == 200)
+    new = remember_secret(winner.json()["api_key"])
+    assert winner.headers["ETag"] != tag
+    assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
+    for stale in (tag, '"nonsense"'):
+        again = await client.post(
+            f"{API}/{key_id}/rotate", headers={**alice.headers, "If-Match": stale}
+        )
+        assert_error(again, 412, "precondition_failed")
+    assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
+
+
 async def test_a_change_in_one_worker_counts_in_another_on_the_next_request(
     tmp_path: Path,
 ) -> None:
