@@ -21,6 +21,7 @@ from agent.limits import MAX_QUESTION_CHARS, MAX_URL_CHARS
 from agent.redact import redact
 from agent.service import AgentServices
 from ingest.cache import DocsCache
+from ingest.errors import FetchError
 from ingest.llms_txt import LlmsEntry, parse_llms_txt, render_llms_txt
 from server import markdown as md
 from server.config import Settings
@@ -58,7 +59,10 @@ def _page_map(services: AgentServices) -> dict[str, str]:
 
 
 def _page_body(settings: Settings, services: AgentServices, url: str) -> str:
-    cached = DocsCache(settings.docs_cache).read(url)
+    try:
+        cached = DocsCache(settings.docs_cache).read(url)
+    except FetchError:  # not a page the cache can hold: its chunks are the page
+        cached = None
     if cached is not None:
         return cached
     chunks = sorted(services.index.page_chunks(url), key=lambda c: c.position)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
+from agent.service import build_services
+from ingest.pipeline import run_ingest
+from server.app import create_app
+from server.deps import doc_index
+from tests.server.conftest import make_settings, running
 from tests.server.test_errors_and_ops import assert_error
 
 PAGE = "/workspace/settings/user-settings/api-keys"
@@ -68,3 +75,27 @@ async def test_llms_txt_and_full(client: httpx.AsyncClient) -> None:
     assert "# API Keys" in full.text and "[Next Page]" not in full.text  # one page < 100
     assert "# Agent Instructions" not in full.text
     assert_error(await client.get("/llms-full.txt/2"), 404, "not_found")
+
+
+async def test_llms_files_after_a_local_ingest(tmp_path: Path) -> None:
+    """`docsagent ingest DIR`: the pages are served under the site, /llms-full.txt works
+    and neither file shows the server's file paths."""
+    docs = tmp_path / "mydocs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "intro.md").write_text("# Intro\n\nWelcome to the product.\n")
+    (docs / "sub" / "setup.md").write_text("# Setup\n\nRun the installer.\n")
+    settings = make_settings(tmp_path)
+    services = build_services(settings)
+    app = create_app(settings, services=services)
+    async with running(app):
+        report = await run_ingest(settings, [str(docs)], index=doc_index(services))
+        assert report.new == 2
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            index, full = await c.get("/llms.txt"), await c.get("/llms-full.txt")
+            page = await c.get("/mydocs/sub/setup.md")
+    assert index.status_code == full.status_code == page.status_code == 200
+    for body in (index.text, full.text, page.text):
+        assert "file:" not in body and str(tmp_path) not in body
+    assert "http://127.0.0.1/mydocs/intro.md" in index.text
+    assert "Run the installer." in full.text and "Run the installer." in page.text
