@@ -16,12 +16,16 @@ pass it on). Rotations without elicitation run in the web UI, whose pop-up shows
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import anyio
 from fastapi import FastAPI
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Annotations, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
@@ -29,6 +33,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from agent import tools as agent_tools
+from agent.errors import AgentError
 from agent.keys.base import Principal
 from agent.limits import (
     MAX_COMMENT_CHARS,
@@ -40,12 +45,16 @@ from agent.limits import (
 )
 from agent.models import NewSecret
 from agent.redact import redact
+from ingest.errors import IngestError
 from server import markdown as md
 from server.auth import optional_principal
 from server.config import Settings
+from server.errors import ServerError
+from server.problems import to_server_error
 from server.routes.ask import base_url, page_markdown
 from server.routes.feedback import save_feedback
 
+log = logging.getLogger("docsagent.mcp")
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -266,6 +275,23 @@ class McpTools:
         return await self._destructive("revoke", key, ctx)
 
 
+def our_errors(name: str, tool: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """`tool` with our errors as MCP tool errors: the client gets our message with
+    `isError` (the SDK would show only "Error executing tool …" and log a traceback),
+    and the server logs one WARNING line without one."""
+
+    @functools.wraps(tool)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await tool(*args, **kwargs)
+        except (ServerError, AgentError, IngestError) as exc:
+            error = to_server_error(exc)
+            log.warning("MCP tool %s failed: %s (%s)", name, error.message, error.code)
+            raise ToolError(error.message) from exc
+
+    return wrapper
+
+
 def build_server(app: FastAPI, settings: Settings) -> MCPServer:
     """The MCP server with every tool registered and annotated."""
     server: MCPServer = MCPServer(
@@ -273,14 +299,17 @@ def build_server(app: FastAPI, settings: Settings) -> MCPServer:
         instructions="Search and ask this documentation; manage your API keys (needs a key).",
     )
     t = McpTools(app, settings)
-    server.add_tool(t.search_documentation, name="searchDocumentation", annotations=READ_ONLY)
-    server.add_tool(t.get_page, name="getPage", annotations=READ_ONLY)
-    server.add_tool(t.ask_question, name="askQuestion", annotations=ASK)
-    server.add_tool(t.send_feedback, name="sendFeedback", annotations=WRITE)
-    server.add_tool(t.list_api_keys, name="list_api_keys", annotations=READ_ONLY)
-    server.add_tool(t.generate_api_key, name="generate_api_key", annotations=WRITE)
-    server.add_tool(t.rotate_api_key, name="rotate_api_key", annotations=DESTRUCTIVE)
-    server.add_tool(t.revoke_api_key, name="revoke_api_key", annotations=DESTRUCTIVE)
+    for name, tool, hints in (
+        ("searchDocumentation", t.search_documentation, READ_ONLY),
+        ("getPage", t.get_page, READ_ONLY),
+        ("askQuestion", t.ask_question, ASK),
+        ("sendFeedback", t.send_feedback, WRITE),
+        ("list_api_keys", t.list_api_keys, READ_ONLY),
+        ("generate_api_key", t.generate_api_key, WRITE),
+        ("rotate_api_key", t.rotate_api_key, DESTRUCTIVE),
+        ("revoke_api_key", t.revoke_api_key, DESTRUCTIVE),
+    ):
+        server.add_tool(our_errors(name, tool), name=name, annotations=hints)
     return server
 
 

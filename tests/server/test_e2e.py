@@ -102,7 +102,7 @@ class Elicitor:
 
 
 async def call(url: str, key: str, tool: str, args: dict[str, Any], elicitor: Any = None) -> Any:
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
         async with streamable_http_client(f"{url}/mcp", http_client=http) as (read, write):
             async with ClientSession(read, write, elicitation_callback=elicitor) as session:
@@ -233,3 +233,16 @@ def test_ask_proxy_falls_back_to_upstream_on_loopback(tmp_path: Path, upstream: 
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+async def test_mcp_tool_errors_carry_our_message(
+    live_server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An anonymous key tool call: our message with isError, one WARNING, no traceback."""
+    caplog.set_level(logging.INFO)
+    result = await call(live_server.url, "", "list_api_keys", {})
+    assert result.is_error
+    assert "an API key is required" in texts(result)
+    warnings = [r for r in caplog.records if r.name == "docsagent.mcp"]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

@@ -182,3 +182,33 @@ def test_work_stops_when_the_client_goes_away(
     with own.engine.connect() as conn:
         recorded = conn.execute(sa.select(insights_table.c.question)).scalars().all()
     assert question not in recorded
+
+
+async def test_messages_after_the_response_are_dropped_not_raised() -> None:
+    """An app (the MCP transport, when its client left mid-stream) that sends after its
+    response completed: the message is dropped instead of the server raising
+    "Unexpected ASGI message 'http.response.start' sent, after response already completed"."""
+    from server.limits import RequestLimits
+
+    async def late_app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+
+    sent: list[dict[str, Any]] = []
+
+    async def server_send(message: dict[str, Any]) -> None:  # as strict as uvicorn
+        if sent and sent[-1]["type"] == "http.response.body" and not sent[-1].get("more_body"):
+            raise RuntimeError(f"Unexpected ASGI message {message['type']!r} sent")
+        sent.append(message)
+
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": []}
+    await RequestLimits(late_app, max_body_bytes=1024)(scope, receive, server_send)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
