@@ -26,6 +26,7 @@ from agent.service import AgentServices, build_services, close
 from ingest.errors import IngestError
 from ingest.pipeline import ingest_sync
 from server import errors as http
+from server import openapi
 from server.answering import Answering
 from server.auth import bootstrap_admin
 from server.config import Settings, get_settings
@@ -87,7 +88,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         error = http.ServerError(str(exc.detail))
         error.status, error.code = exc.status_code, _STATUS_CODES.get(exc.status_code, "error")
-        return _error_response(request, error)
+        response = _error_response(request, error)
+        response.headers.update(exc.headers or {})  # 405's Allow among them
+        return response
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
@@ -145,6 +148,7 @@ def create_app(
         # three providers (environment look-ups) on every request
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.listing_bodies = keys.ListingBodies()

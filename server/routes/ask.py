@@ -9,12 +9,14 @@ as GitBook does, because many agents discard 404 bodies. `?ask=` goes through th
 from __future__ import annotations
 
 import difflib
-from typing import Annotated
+from typing import Annotated, NoReturn
 from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from agent.errors import QuestionError, UpstreamError
 from agent.limits import MAX_QUESTION_CHARS, MAX_URL_CHARS
@@ -162,7 +164,7 @@ async def page(
     """`<page>.md` as markdown, or `?ask=` answered in GitBook's shape."""
     accept = request.headers.get("accept", "")
     if not path.endswith(".md") and "text/markdown" not in accept:
-        raise NotFound(f"no route for /{path}")
+        _no_route(request, path)
     base, site = base_url(request, settings), _site(settings)
     page_path = path.removesuffix(".md").strip("/") or "readme"
     md_url = f"{base}/{page_path}.md"
@@ -172,6 +174,21 @@ async def page(
         lambda: page_markdown(settings, services, base, page_path)
     )
     return _markdown(text)
+
+
+def _no_route(request: Request, path: str) -> NoReturn:
+    """404, or 405 with Allow when another route has this path for other methods (this
+    catch-all GET route would otherwise answer 404 for a GET on a POST-only route)."""
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path != "/{path:path}":
+            match, _ = route.matches(request.scope)
+            if match == Match.PARTIAL:
+                allowed |= route.methods or set()
+    if allowed:
+        allow = ", ".join(sorted(allowed))
+        raise StarletteHTTPException(405, "method not allowed", headers={"Allow": allow})
+    raise NotFound(f"no route for /{path}")
 
 
 def page_markdown(settings: Settings, services: AgentServices, base: str, page_path: str) -> str:

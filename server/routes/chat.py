@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse
 
 from agent.errors import AgentError
@@ -25,7 +25,30 @@ router = APIRouter(tags=["chat"])
 
 
 class ChatRequest(BaseModel):
-    """A question, or a decision on a pending action of the conversation."""
+    """A question, or a decision on a pending action of the conversation: exactly one of
+    `message`, `approve` or `reject` (the last two with the `conversation_id`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["message"], "properties": {"message": {"type": "string"}}},
+                {
+                    "required": ["approve", "conversation_id"],
+                    "properties": {
+                        "approve": {"type": "string"},
+                        "conversation_id": {"type": "string", "minLength": 1},
+                    },
+                },
+                {
+                    "required": ["reject", "conversation_id"],
+                    "properties": {
+                        "reject": {"type": "string"},
+                        "conversation_id": {"type": "string", "minLength": 1},
+                    },
+                },
+            ]
+        }
+    )
 
     message: str | None = Field(None, max_length=20_000, description="The question.")
     conversation_id: str | None = Field(
@@ -44,7 +67,8 @@ class ChatRequest(BaseModel):
         given = [v for v in (self.message, self.approve, self.reject) if v is not None]
         if len(given) != 1:
             raise ValueError("send exactly one of 'message', 'approve' or 'reject'")
-        if (self.approve or self.reject) and not self.conversation_id:
+        deciding = self.approve is not None or self.reject is not None
+        if deciding and not self.conversation_id:
             raise ValueError("'approve' and 'reject' need the 'conversation_id'")
         return self
 
