@@ -12,7 +12,7 @@ from typing import TextIO
 import httpx
 import pytest
 
-from agent.service import AgentServices
+from agent.service import AgentServices, build_services
 from server.app import create_app
 from server.config import Settings
 from tests.conftest import remember_secret
@@ -253,3 +253,34 @@ async def test_opentelemetry_spans_only_when_turned_on(
             assert (await client.get("/healthz")).status_code == 200
     names = [span.name for span in exported.get_finished_spans()]
     assert any("/healthz" in name for name in names) is otel, names
+
+
+async def test_offline_fallback_is_cheap_visible_and_counted(
+    tmp_path, services: AgentServices
+) -> None:
+    """No docs site listening: each answer says it could not be reached, failures are
+    counted by cause in /metrics, and once the breaker opens nobody waits on it."""
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = make_settings(tmp_path, fallback_enabled=True, upstream_url=closed)
+    own = build_services(settings, index=services.index)
+    app = create_app(settings, services=own)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            answers = []
+            for n in range(5):
+                asked = await c.get(
+                    "/pricing.md",
+                    params={"ask": f"What does the enterprise plan cost, case {n}?"},
+                    headers={"Accept": "application/json"},
+                )
+                answers.append(asked.json()["answer"])
+            metrics = (await c.get("/metrics")).text
+    assert all("could not be reached" in a for a in answers)
+    assert 'docsagent_fallback_failures_total{cause="connect"} 3.0' in metrics
+    assert 'docsagent_fallback_failures_total{cause="circuit_open"} 2.0' in metrics
+    assert "docsagent_fallback_circuit_open 1.0" in metrics
