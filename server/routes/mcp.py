@@ -159,7 +159,7 @@ class McpTools:
         base, site = self.base(ctx), self.settings.site_url
         services = self.app.state.services
         found = await anyio.to_thread.run_sync(lambda: agent_tools.search_docs(services, query, 5))
-        return [{**item, "url": md.local_md_url(item["url"], site, base)} for item in found]
+        return [md.search_hit(item, site, base) for item in found]
 
     async def get_page(self, url: Url, ctx: Context) -> str:
         """The markdown of a documentation page (page URL or its `.md` URL)."""

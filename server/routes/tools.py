@@ -79,7 +79,7 @@ async def call_tool(
         query = str(_arg(args, "query"))
         found = await anyio.to_thread.run_sync(lambda: agent_tools.search_docs(services, query, 5))
         site = settings.site_url
-        return {"result": [{**f, "url": md.local_md_url(f["url"], site, base)} for f in found]}
+        return {"result": [md.search_hit(f, site, base) for f in found]}
     if name == "getPage":
         url = str(_arg(args, "url"))
         path = url.split("://", 1)[1].partition("/")[2] if "://" in url else url
