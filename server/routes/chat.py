@@ -31,19 +31,22 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "oneOf": [
-                {"required": ["message"], "properties": {"message": {"type": "string"}}},
+                {
+                    "required": ["message"],
+                    "properties": {"message": {"type": "string", "maxLength": 20_000}},
+                },
                 {
                     "required": ["approve", "conversation_id"],
                     "properties": {
-                        "approve": {"type": "string"},
-                        "conversation_id": {"type": "string", "minLength": 1},
+                        "approve": {"type": "string", "maxLength": 64},
+                        "conversation_id": {"type": "string", "minLength": 1, "maxLength": 64},
                     },
                 },
                 {
                     "required": ["reject", "conversation_id"],
                     "properties": {
-                        "reject": {"type": "string"},
-                        "conversation_id": {"type": "string", "minLength": 1},
+                        "reject": {"type": "string", "maxLength": 64},
+                        "conversation_id": {"type": "string", "minLength": 1, "maxLength": 64},
                     },
                 },
             ]
