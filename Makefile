@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/keys.py
 	$(BIN)/python bench/eval.py
+	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/server.py
 
 clean:

@@ -192,8 +192,71 @@ def cancelled(pending: Pending) -> Answer:
     return Answer(answer=f"Cancelled. The key '{pending.key_name}' was not changed.", mode="action")
 
 
+VERB_OF = {"rotate_api_key": "rotate", "revoke_api_key": "revoke"}
 NOTHING_PENDING = "There is nothing waiting for your confirmation in this conversation."
 
 
-def nothing_pending() -> Answer:
-    return Answer(answer=NOTHING_PENDING, mode="action")
+def request_of(pending: Pending) -> str:
+    """'rotate the key 'X'' — what a pending action would do, in words."""
+    return f"{VERB_OF.get(pending.tool, 'change')} the key '{pending.key_name}'"
+
+
+def moved_on(pending: Pending) -> str:
+    """The note on the turn that cancelled a pending action by asking something else."""
+    return (
+        f"*I cancelled the request to {request_of(pending)} because you asked something "
+        "else; nothing was changed. Ask again if you still want it.*"
+    )
+
+
+def not_waiting(previous: dict[str, Any], reply: str) -> Answer:
+    """The answer to a yes/no that has no pending action of the previous turn to decide."""
+    awaiting = previous.get("awaiting")
+    if awaiting and reply == "deny":
+        return Answer(answer="Okay, nothing was changed.", mode="action")
+    if awaiting in ("rotate", "revoke"):
+        text = f"Which key should I {awaiting}? Reply with its name or id; nothing was changed."
+        return Answer(answer=text, mode="action")
+    text = NOTHING_PENDING
+    if previous.get("cancelled"):
+        text += (
+            f" The request to {previous['cancelled']} was cancelled when you asked something else."
+        )
+    elif previous.get("pending_id"):
+        text += " The last request is no longer waiting (it expired or was already decided)."
+    return Answer(answer=f"{text} Nothing was changed.", mode="action")
+
+
+def _names(records: list[APIKeyRecord], limit: int = 6) -> str:
+    names = [f"“{r.name}”" for r in records if not r.removed][:limit]
+    more = len([r for r in records if not r.removed]) - len(names)
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
+def clarify(intent: Intent, *, keys: KeyManager, principal: Principal) -> Outcome:
+    """One short question back when a message may or may not be a key request."""
+    verb = intent.action or "change"
+    if verb == "generate":
+        if intent.suggested:
+            text = (
+                f"Do you want a new API key named “{intent.suggested}”? Reply **yes** to create "
+                "it, another name to use that, or ask your docs question in full."
+            )
+            return Outcome(
+                Answer(answer=text, mode="action"),
+                {"awaiting": "name", "suggested": intent.suggested},
+            )
+        text = "Do you want a new API key? Reply with a name for it, or ask your docs question."
+        return Outcome(Answer(answer=text, mode="action"), {"awaiting": "name"})
+    if intent.candidates:
+        named = " or ".join(f"“{n}”" for n in intent.candidates)
+        text = f"Which key should I {verb}: {named}? I change one key at a time."
+        return Outcome(Answer(answer=text, mode="action"), {"awaiting": verb})
+    records = keys.list(principal.owner, principal=principal)
+    lead = f"You have no API key named “{intent.suggested}”. " if intent.suggested else ""
+    names = _names(records)
+    text = (
+        f"{lead}Which of your API keys should I {verb}{f' ({names})' if names else ''}? Reply "
+        "with its name, or ask your docs question in full."
+    )
+    return Outcome(Answer(answer=text, mode="action"), {"awaiting": verb})

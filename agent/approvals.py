@@ -1,6 +1,7 @@
 """Pending key actions awaiting the user's approval, stored in SQL so any worker can
 decide them. An approval is bound to owner + action + key, single-use, and expires after
-`settings.approval_ttl_seconds`; only `consume` moves one out of `pending`, atomically.
+`settings.approval_ttl_seconds`; only `consume` (the user's decision), `cancel` (the user
+moved on) and a newer `create` (superseding it) move one out of `pending`, atomically.
 """
 
 from __future__ import annotations
@@ -119,6 +120,42 @@ class Approvals:
             ).first()
         return _from_row(row) if row is not None else None
 
+    def cancel(self, pending_id: str, *, owner: str) -> bool:
+        """Drop a still-pending action (the user moved on); False if it was not pending."""
+        return self._settle(pending_id, owner, "cancelled", self.clock(), unexpired=False)
+
+    def _settle(
+        self, pending_id: str, owner: str, status: str, now: float, *, unexpired: bool
+    ) -> bool:
+        """Move one of `owner`'s pending actions to `status`, atomically; True if it moved."""
+        query = (
+            update(pending_actions)
+            .where(pending_actions.c.id == pending_id)
+            .where(pending_actions.c.owner == owner)
+            .where(pending_actions.c.status == "pending")
+        )
+        if unexpired:
+            query = query.where(pending_actions.c.expires_at > now)
+        with self.engine.begin() as conn:
+            result = conn.execute(query.values(status=status, decided_at=now))
+        return bool(result.rowcount == 1)
+
+    def statuses(self, pending_ids: list[str]) -> dict[str, str]:
+        """Each action's status now; a pending one past its time is reported 'expired'."""
+        if not pending_ids:
+            return {}
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(
+                    pending_actions.c.id, pending_actions.c.status, pending_actions.c.expires_at
+                ).where(pending_actions.c.id.in_(pending_ids))
+            ).all()
+        now = self.clock()
+        return {
+            row.id: "expired" if row.status == "pending" and row.expires_at <= now else row.status
+            for row in rows
+        }
+
     def consume(
         self, pending_id: str, *, owner: str, conversation_id: str, approve: bool
     ) -> Pending:
@@ -128,16 +165,7 @@ class Approvals:
             raise ApprovalError("no such pending action for you in this conversation")
         now = self.clock()
         status = "approved" if approve else "rejected"
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(pending_actions)
-                .where(pending_actions.c.id == pending_id)
-                .where(pending_actions.c.owner == owner)
-                .where(pending_actions.c.status == "pending")
-                .where(pending_actions.c.expires_at > now)
-                .values(status=status, decided_at=now)
-            )
-        if result.rowcount != 1:
+        if not self._settle(pending_id, owner, status, now, unexpired=True):
             if pending.status == "pending" and pending.expires_at <= now:
                 raise ApprovalError("this pending action has expired; ask again")
             raise ApprovalError("this pending action was already decided")

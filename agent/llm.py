@@ -41,6 +41,7 @@ from agent.keys import tools as key_tools
 from agent.keys.base import Channel, Principal
 from agent.models import Answer, Mode, NewSecret, Source
 from agent.redact import redact
+from agent.replies import suggestable
 
 if TYPE_CHECKING:
     from agent.service import AgentServices
@@ -318,7 +319,7 @@ def _finish(
         answer=text or "The docs do not cover this.",
         mode=mode,
         sources=sources,
-        followups=turn.upstream_followups[:3],
+        followups=suggestable(turn.upstream_followups)[:3],  # never a clickable "yes"
         secret=secret,
     )
     return answer, {"topic": sources[0].title if sources else None}

@@ -22,6 +22,16 @@ class PendingAction(BaseModel):
     args: dict[str, Any]  # key id and name only, never a secret
     preview: str  # "The key 'Production' (dak_…ab12) will be permanently disabled and replaced…"
     expires_at: str = ""  # ISO 8601
+    # in a conversation's history: pending / approved / rejected / cancelled / expired
+    status: str = "pending"
+
+
+class DecidedAction(BaseModel):
+    """A pending action this turn decided (a typed yes/no, a button, or moving on): the
+    web chat turns that action's card into this outcome at once."""
+
+    id: str
+    status: Literal["approved", "rejected", "cancelled"]
 
 
 class NewSecret(BaseModel):
@@ -38,6 +48,7 @@ class Answer(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     followups: list[str] = Field(default_factory=list)
     pending_action: PendingAction | None = None
+    decided_action: DecidedAction | None = None
     secret: NewSecret | None = None
     conversation_id: str = ""
     # set once, when an anonymous conversation is created: what opens it again

@@ -27,10 +27,11 @@ from agent.conversations import Conversations
 from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
 from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
-from agent.keys.base import Channel, KeyManager, Principal
+from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
 from agent.links import is_safe_url, safe_links
-from agent.models import Answer, Source
+from agent.models import Answer, DecidedAction, Source
 from agent.redact import redact
+from agent.replies import reply_to_pending, suggestable
 from agent.retrieve import Retrieval, Retriever, SearchIndex
 from agent.routing import ACTIONS, route
 
@@ -125,10 +126,14 @@ async def answer(
 ) -> Answer:
     """Answer a docs question or carry out / stage a key action, in a conversation.
 
+    A yes/no decides only the pending action of the immediately preceding assistant turn;
+    any other message cancels a pending action (and says so), in both modes.
+
     `conversation_id` continues one the caller may open (an anonymous one needs its
     `conversation_token`); otherwise ConversationNotFoundError, or with
     `start_if_unknown` a new conversation. A new anonymous conversation's token is in
-    `Answer.conversation_token`, this once."""
+    `Answer.conversation_token`, this once.
+    """
     text = check_question(services.settings, question)
     owner = principal.owner if principal else ""
     conv, token, previous, pending = await asyncio.to_thread(
@@ -140,35 +145,36 @@ async def answer(
         conversation_token,
         start_if_unknown,
     )
-    previous["pending_id"] = pending.id if pending else None
-    intent = route(text, previous)
-    meta: dict[str, Any] = {"intent": intent.kind}
-    if intent.kind in ("confirm", "deny") and pending and principal:
-        result = await _decide(
-            services, conv, pending.id, intent.kind == "confirm", principal, channel
+    reply = reply_to_pending(text)
+    bound = pending is not None and previous.get("pending_id") == pending.id
+    if reply is not None and bound and pending is not None and principal is not None:
+        result, _ = await _decide(
+            services, conv, pending.id, reply == "confirm", principal, channel
         )
-    elif services.chat_model is not None:
-        from agent.llm import run_turn
-
-        if pending is not None:  # the user moved on: the staged change is dropped
-            services.approvals.consume(pending.id, owner=owner, conversation_id=conv, approve=False)
-        result, extra = await run_turn(services, text, conv, principal, channel)
-        meta.update(extra)
-    elif intent.kind in ACTIONS:
-        outcome = actions.key_action(
-            intent,
-            keys=services.keys,
-            approvals=services.approvals,
-            principal=principal,
-            channel=channel,
-            conversation_id=conv,
-        )
-        result = outcome.answer
-        meta.update(outcome.meta)
+        meta: dict[str, Any] = {"intent": reply, "key_ref": pending.key_id}
     else:
-        result = await answer_docs(services, intent.query)
-        if result.sources:
-            meta["topic"] = result.sources[0].title
+        dropped = None
+        if pending is not None and await asyncio.to_thread(
+            services.approvals.cancel, pending.id, owner=owner
+        ):
+            dropped = pending
+        # a yes/no after a request that is gone never reaches the model or the router
+        stale = reply is not None and bool(
+            dropped or previous.get("pending_id") or previous.get("cancelled")
+        )
+        if stale and reply is not None:
+            result, meta = actions.not_waiting(previous, reply), {"intent": reply}
+        elif services.chat_model is not None:
+            from agent.llm import run_turn
+
+            result, meta = await run_turn(services, text, conv, principal, channel)
+            meta["intent"] = "llm"
+        else:
+            result, meta = await _offline(services, text, previous, principal, channel, conv)
+        if dropped is not None:
+            result.answer = f"{actions.moved_on(dropped)}\n\n{result.answer}"
+            result.decided_action = DecidedAction(id=dropped.id, status="cancelled")
+            meta["cancelled"] = actions.request_of(dropped)
     result = safe_answer(result)
     result.conversation_id = conv
     await asyncio.to_thread(record_turn, services, conv, text, result, meta)
@@ -181,6 +187,52 @@ def safe_answer(result: Answer) -> Answer:
     result.answer = safe_links(result.answer)
     result.sources = [s for s in result.sources if is_safe_url(s.url)]
     return result
+
+
+async def _offline(
+    services: AgentServices,
+    text: str,
+    previous: dict[str, Any],
+    principal: Principal | None,
+    channel: Channel,
+    conv: str,
+) -> tuple[Answer, dict[str, Any]]:
+    """One offline turn: routing against the user's keys, then a key action or the docs."""
+    if principal is None:
+        intent = route(text, previous)
+    else:
+        owner = principal.owner
+
+        def live_keys() -> list[APIKeyRecord]:
+            return [r for r in services.keys.list(owner, principal=principal) if not r.removed]
+
+        intent = await asyncio.to_thread(route, text, previous, live_keys)
+    meta: dict[str, Any] = {"intent": intent.kind}
+    if intent.kind in ("confirm", "deny"):  # nothing of the previous turn waits for it
+        if previous.get("awaiting") in ("rotate", "revoke") and intent.kind == "confirm":
+            meta["awaiting"] = previous["awaiting"]  # still waiting for the key's name
+        return actions.not_waiting(previous, intent.kind), meta
+    if intent.kind == "clarify" and principal is not None:
+        outcome = await asyncio.to_thread(
+            actions.clarify, intent, keys=services.keys, principal=principal
+        )
+    elif intent.kind in ACTIONS:
+        outcome = await asyncio.to_thread(
+            actions.key_action,
+            intent,
+            keys=services.keys,
+            approvals=services.approvals,
+            principal=principal,
+            channel=channel,
+            conversation_id=conv,
+        )
+    else:
+        result = await answer_docs(services, intent.query)
+        if result.sources:
+            meta["topic"] = result.sources[0].title
+        return result, meta
+    meta.update(outcome.meta)
+    return outcome.answer, meta
 
 
 def _open_turn(
@@ -229,7 +281,10 @@ async def answer_docs(
         draft = compose(question, retrieval)
         return safe_answer(
             Answer(
-                answer=draft.text, mode="local", sources=draft.sources, followups=draft.followups
+                answer=draft.text,
+                mode="local",
+                sources=draft.sources,
+                followups=suggestable(draft.followups),
             )
         )
     if services.fallback.enabled and not local_only:
@@ -244,7 +299,7 @@ async def answer_docs(
                 answer=f"{upstream.text}\n\n{FALLBACK_NOTE}",
                 mode="fallback",
                 sources=sources,
-                followups=upstream.followups[:3],
+                followups=suggestable(upstream.followups)[:3],  # never a clickable "yes"
             )
     return _none(retrieval)
 
@@ -300,6 +355,8 @@ async def answer_events(
 
 async def events_of(result: Answer) -> AsyncIterator[tuple[str, Any]]:
     """A finished Answer as the stream's events: deltas, sources, pending_action, secret, done."""
+    if result.decided_action:  # first, so the decided card stops being clickable at once
+        yield "decided_action", result.decided_action.model_dump()
     text = result.answer
     step = 48
     for start in range(0, len(text), step):
@@ -326,12 +383,13 @@ async def decide(
     owner = services.conversations.owner_of(conversation_id)
     if owner is None or owner != principal.owner:
         raise ConversationNotFoundError("no such conversation")
-    result = await _decide(services, conversation_id, pending_id, approve, principal, channel)
+    result, pending = await _decide(
+        services, conversation_id, pending_id, approve, principal, channel
+    )
     result.conversation_id = conversation_id
     said = "approve pending key action" if approve else "reject pending key action"
-    await asyncio.to_thread(
-        record_turn, services, conversation_id, said, result, {"intent": "decide"}
-    )
+    meta = {"intent": "decide", "key_ref": pending.key_id}
+    await asyncio.to_thread(record_turn, services, conversation_id, said, result, meta)
     return result
 
 
@@ -342,7 +400,8 @@ async def _decide(
     approve: bool,
     principal: Principal,
     channel: Channel,
-) -> Answer:
+) -> tuple[Answer, Pending]:
+    """Consume the decision, then execute (or resume the LLM agent) and report the outcome."""
     pending = services.approvals.consume(
         pending_id, owner=principal.owner, conversation_id=conversation_id, approve=approve
     )
@@ -350,12 +409,16 @@ async def _decide(
         from agent.llm import resume_turn
 
         result, _ = await resume_turn(services, pending, approve, principal, channel)
-        return result
-    if not approve:
-        return actions.cancelled(pending)
-    return await asyncio.to_thread(
-        actions.execute, pending, keys=services.keys, principal=principal, channel=channel
+    elif not approve:
+        result = actions.cancelled(pending)
+    else:
+        result = await asyncio.to_thread(
+            actions.execute, pending, keys=services.keys, principal=principal, channel=channel
+        )
+    result.decided_action = DecidedAction(
+        id=pending.id, status="approved" if approve else "rejected"
     )
+    return result, pending
 
 
 def history(
@@ -365,9 +428,15 @@ def history(
     token: str | None = None,
 ) -> list[dict[str, Any]]:
     """The turns of a conversation its owner may read (an anonymous one: with its token;
-    secrets were never stored)."""
+    secrets were never stored); each pending action carries its status now, so a decided
+    one is not offered again."""
     services.conversations.check(conversation_id, principal.owner if principal else "", token)
-    return services.conversations.turns(conversation_id)
+    turns = services.conversations.turns(conversation_id)
+    actions_in = [t["pending_action"] for t in turns if t.get("pending_action")]
+    statuses = services.approvals.statuses([str(a["id"]) for a in actions_in])
+    for action in actions_in:
+        action["status"] = statuses.get(str(action["id"]), "expired")
+    return turns
 
 
 async def close(services: AgentServices) -> None:

@@ -128,7 +128,10 @@ def _staged(
     conv = services.conversations.ensure(conversation_id, principal.owner)
     intent = Intent("rotate" if verb == "rotate" else "revoke", key_ref=key)
     result = _run(services, intent, principal, channel, conv)
-    record_turn(services, conv, f"{verb} key {key}", result, {"intent": verb})
+    meta: dict[str, Any] = {"intent": verb}
+    if result.pending_action:  # a "yes" typed next in this conversation confirms it
+        meta["pending_id"] = result.pending_action.id
+    record_turn(services, conv, f"{verb} key {key}", result, meta)
     return result
 
 

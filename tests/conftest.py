@@ -6,6 +6,7 @@ import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,17 @@ class _SecretWatch(logging.Handler):
 
 _WATCH = _SecretWatch()
 SECRETS_SEEN: set[str] = set()
+
+
+def key_works(keys: Any, secret: str) -> bool:
+    """Whether `secret` still authenticates against the key manager `keys`."""
+    from agent.errors import AuthenticationError
+
+    try:
+        keys.verify(secret)
+    except AuthenticationError:
+        return False
+    return True
 
 
 def remember_secret(secret: str) -> str:

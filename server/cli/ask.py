@@ -69,10 +69,11 @@ async def _chat(owner: str) -> None:
     principal = Principal(owner=owner)
     conversation: str | None = None
     console.print("[bold]docsagent chat[/bold] — ask about the docs; empty line or Ctrl-D ends.")
+    question: str | None = None  # a message typed at the approval prompt is the next one
     try:
         while True:
             try:
-                question = _read("[bold cyan]you>[/bold cyan] ")
+                question = question or _read("[bold cyan]you>[/bold cyan] ")
             except EOFError:
                 break
             if not question.strip():
@@ -85,19 +86,25 @@ async def _chat(owner: str) -> None:
                     principal=principal,
                     channel="cli",
                 )
-            conversation = result.conversation_id
+            conversation, question = result.conversation_id, None
             _render(result)
             if result.pending_action:
-                reply = _read("Approve? \\[y/N] ")
-                decided = await service.decide(
-                    services,
-                    conversation,
-                    result.pending_action.id,
-                    approve=reply.strip().lower() in {"y", "yes"},
-                    principal=principal,
-                    channel="cli",
-                )
-                _render(decided)
+                try:
+                    reply = _read("Approve? \\[y/N, or ask something else] ")
+                except EOFError:
+                    reply = ""
+                if reply.strip().lower() in {"y", "yes", "n", "no", ""}:
+                    decided = await service.decide(
+                        services,
+                        conversation,
+                        result.pending_action.id,
+                        approve=reply.strip().lower() in {"y", "yes"},
+                        principal=principal,
+                        channel="cli",
+                    )
+                    _render(decided)
+                else:  # anything else moves on: the agent cancels the action and says so
+                    question = reply
     finally:
         await service.close(services)
 

@@ -54,12 +54,14 @@ class CompletionRequest(BaseModel):
 
 
 def render_content(answer: Answer) -> str:
-    """The answer, any pending action's preview, and sources as a markdown list."""
+    """The answer (which shows a pending action's preview), how to decide a pending action,
+    and sources as a markdown list."""
     text = answer.answer.strip()
     if answer.pending_action:
         text += (
-            f"\n\nPending action `{answer.pending_action.id}`: {answer.pending_action.preview}"
-            "\nApprove or reject it in the web UI (or POST /v1/chat with approve/reject)."
+            f"\n\nPending action `{answer.pending_action.id}`: reply yes or no as the next "
+            "message of this conversation (the same `user`), or approve or reject it in the "
+            "web UI (or POST /v1/chat with approve/reject)."
         )
     safe = [s for s in answer.sources if is_safe_url(s.url)]
     if safe:

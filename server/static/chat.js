@@ -104,31 +104,61 @@ function renderFollowups(followups) {
   return el("div", { className: "followups" }, el("h3", { text: "Follow-up questions" }), chips);
 }
 
+const OUTCOMES = {
+  approved: "Approved.",
+  rejected: "Rejected.",
+  cancelled: "Cancelled: you asked something else, so nothing was changed.",
+  expired: "Expired: nothing was changed.",
+  superseded: "Replaced by a newer request: nothing was changed.",
+};
+const VERBS = { rotate_api_key: "Rotate", revoke_api_key: "Revoke" };
+
+/** Turn a pending action's card into its outcome: no longer clickable. */
+function settle(card, status) {
+  card.dataset.status = status;
+  card.setAttribute("aria-label", "Key action, decided");
+  card.querySelector(".actions")?.remove();
+  card.querySelector(".outcome").textContent = OUTCOMES[status] || `${status}.`;
+}
+
+/** The card of the action decided by this turn (a typed yes/no, a button, moving on). */
+function settleDecided(decided) {
+  if (!decided) return;
+  for (const card of log.querySelectorAll('[data-testid="pending-action"]')) {
+    if (card.dataset.pendingId === decided.id) settle(card, decided.status);
+  }
+}
+
+// The preview itself is in the answer above the card: the card only names the action.
 function renderPending(action) {
   const outcome = el("p", { className: "outcome", role: "status" });
   const approve = el("button", { type: "button", className: "button primary", text: "Approve" });
   const reject = el("button", { type: "button", className: "button", text: "Reject" });
+  const name = (action.args && action.args.name) || "";
   const card = el(
     "div",
     { className: "pending", "data-testid": "pending-action", role: "group", "aria-label": "Key action waiting for your approval" },
-    el("p", { text: action.preview }),
+    el("p", { className: "pending-title", text: `${VERBS[action.tool] || "Change"} the key “${name}”?` }),
     el("div", { className: "actions" }, approve, reject),
     outcome,
   );
   card.dataset.pendingId = action.id;
+  card.dataset.status = "pending";
   const decide = async (decision) => {
     approve.disabled = true;
     reject.disabled = true;
     outcome.textContent = decision === "approve" ? "Approving…" : "Rejecting…";
     const ok = await converse({ conversation_id: conversation.id, [decision]: action.id });
-    outcome.textContent = ok ? (decision === "approve" ? "Approved." : "Rejected.") : "Not done.";
-    if (!ok) {
+    if (ok) settle(card, decision === "approve" ? "approved" : "rejected");
+    else {
+      outcome.textContent = "Not done.";
       approve.disabled = false;
       reject.disabled = false;
     }
   };
   approve.addEventListener("click", () => decide("approve"));
   reject.addEventListener("click", () => decide("reject"));
+  if (action.status && action.status !== "pending") settle(card, action.status);
   return card;
 }
 
@@ -232,6 +262,7 @@ function finish(turn, answer, { live }) {
     if (part) turn.extras.append(part);
   }
   turn.article.removeAttribute("aria-busy");
+  if (live) settleDecided(answer.decided_action);
 }
 
 /** POST /v1/chat (streamed); renders the answer; resolves true on success. */
@@ -264,6 +295,8 @@ async function converse(body) {
         } else if (event === "sources") {
           const sources = renderSources(payload);
           if (sources) turn.extras.replaceChildren(sources);
+        } else if (event === "decided_action") {
+          settleDecided(payload);
         } else if (event === "secret") {
           showSecret(payload);
         } else if (event === "done") {
@@ -386,7 +419,7 @@ if (prefill) input.value = prefill.slice(0, 2000);
 if (prefill || linkedConversation) history.replaceState(null, "", location.pathname);
 const pendingBox = linkedPending
   ? [...document.querySelectorAll('[data-testid="pending-action"]')].find(
-      (box) => box.dataset.pendingId === linkedPending,
+      (box) => box.dataset.pendingId === linkedPending && box.dataset.status === "pending",
     )
   : null;
 if (pendingBox) {

@@ -130,3 +130,19 @@ def scripted(*messages: AIMessage) -> ScriptedChatModel:
 
 def page_path() -> Path:
     return CORPUS / "docs.nexos.ai" / "workspace" / "settings" / "user-settings" / "api-keys.md"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the routing figures per action class when the routing eval ran."""
+    ran = any(
+        "test_routing_eval.py" in report.nodeid
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if hasattr(report, "nodeid")
+    )
+    if ran:
+        from tests.agent.routing_eval import SPLITS, report
+
+        terminalreporter.write_sep("-", "routing evaluation")
+        for split in SPLITS:
+            terminalreporter.write_line(report(split))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from agent import tools
-from agent.errors import QuestionError
+from agent.errors import AuthenticationError, QuestionError
 from agent.keys.base import Principal
-from agent.service import AgentServices, decide
+from agent.models import Answer
+from agent.service import AgentServices, answer, decide
 from tests.agent.conftest import PAGE
 from tests.conftest import remember_secret
 
@@ -34,13 +35,19 @@ async def test_ask_question_never_acts_on_keys(services: AgentServices) -> None:
     assert result.mode in {"local", "none"} and result.pending_action is None
 
 
+def _generated_then_staged(
+    services: AgentServices, who: Principal, name: str
+) -> tuple[str, Answer]:
+    """A key made with the generate tool, and its revocation staged with the revoke tool."""
+    created = tools.generate_api_key(services, who, name)
+    assert created.secret is not None
+    return remember_secret(created.secret.api_key), tools.revoke_api_key(services, who, name)
+
+
 async def test_key_tools_stage_destructive_changes(
     services: AgentServices, alice: Principal
 ) -> None:
-    created = tools.generate_api_key(services, alice, "MCP")
-    assert created.secret is not None
-    secret = remember_secret(created.secret.api_key)
-    staged = tools.revoke_api_key(services, alice, "MCP")
+    secret, staged = _generated_then_staged(services, alice, "MCP")
     assert staged.pending_action is not None
     assert services.keys.verify(secret).owner == "alice"
     listed = tools.list_api_keys(services, alice)
@@ -50,3 +57,15 @@ async def test_key_tools_stage_destructive_changes(
     )
     assert all(r.removed or not r.enabled for r in services.keys.list("alice"))
     assert tools.rotate_api_key(services, None, "MCP").pending_action is None
+
+
+async def test_a_tool_staged_change_is_confirmed_by_the_next_yes_in_its_conversation(
+    services: AgentServices, alice: Principal
+) -> None:
+    secret, staged = _generated_then_staged(services, alice, "Linked")
+    assert staged.pending_action is not None
+    # the approval link opens this conversation in the web chat; typing yes there decides it
+    done = await answer(services, "yes", principal=alice, conversation_id=staged.conversation_id)
+    assert done.decided_action and done.decided_action.status == "approved"
+    with pytest.raises(AuthenticationError):
+        services.keys.verify(secret)

@@ -86,13 +86,15 @@ def test_create_then_rotate_with_approval_shows_each_secret_once(
 
     ask(page, "Rotate my CI key")
     pending = page.get_by_test_id("pending-action")
-    expect(pending).to_contain_text("permanently disabled and replaced with a new one")
+    expect(pending).to_contain_text("Rotate the key “CI”?")
+    staged = page.get_by_test_id("assistant-turn").last.inner_text()
+    assert staged.count("permanently disabled and replaced with a new one") == 1  # once
     assert live_server.status_with(created) == 200  # nothing happens before approval
     pending.get_by_role("button", name="Approve").click()
     rotated = take_secret(page)
     assert rotated != created
     expect(pending.get_by_role("status")).to_have_text("Approved.")
-    expect(pending.get_by_role("button", name="Approve")).to_be_disabled()
+    expect(pending.get_by_role("button")).to_have_count(0)
     assert live_server.status_with(created) == 401
     assert live_server.status_with(rotated) == 200
 
@@ -115,6 +117,53 @@ def test_rejected_rotation_leaves_the_key_working(
     expect(pending.get_by_role("status")).to_have_text("Rejected.")
     expect(page.locator("dialog.secret-dialog")).to_have_count(0)
     assert live_server.status_with(created) == 200
+
+
+def _signed_in_with_a_key(
+    context: BrowserContext, live_server: LiveServer, owner: str, name: str
+) -> str:
+    """Sign `owner` in and give them a second key called `name`; returns its secret."""
+    sign_in_storage(context, live_server.new_user(owner))
+    _record, secret = live_server.keys.create(owner, name, actor=owner, channel="cli")
+    return remember_secret(secret)
+
+
+def test_a_typed_yes_turns_the_card_into_its_outcome_at_once(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    secret = _signed_in_with_a_key(context, live_server, "erin", "cli-key")
+    page.goto("/")
+    ask(page, "rotate CLI-KEY")
+    card = page.get_by_test_id("pending-action")
+    expect(card.get_by_role("button", name="Approve")).to_be_enabled()
+    ask(page, "yes")
+    rotated = take_secret(page)
+    expect(card.get_by_role("status")).to_have_text("Approved.")
+    expect(card.get_by_role("button")).to_have_count(0)  # not clickable any more
+    assert live_server.status_with(secret) == 401 and live_server.status_with(rotated) == 200
+    page.reload()  # the restored card shows the outcome too
+    expect(page.get_by_test_id("pending-action").get_by_role("status")).to_have_text("Approved.")
+    expect(page.get_by_test_id("pending-action").get_by_role("button")).to_have_count(0)
+
+
+def test_a_stale_yes_rotates_nothing_and_the_card_says_cancelled(
+    page: Page, context: BrowserContext, live_server: LiveServer
+) -> None:
+    secret = _signed_in_with_a_key(context, live_server, "frank", "alice-second")
+    page.goto("/")
+    ask(page, "please rotate the key 'alice-second'")
+    card = page.get_by_test_id("pending-action")
+    expect(card.get_by_role("button", name="Approve")).to_be_enabled()
+    ask(page, "How do I generate an API key?")
+    expect(page.get_by_test_id("assistant-turn").last).to_contain_text("I cancelled the request")
+    expect(card.get_by_role("status")).to_contain_text("Cancelled")
+    expect(card.get_by_role("button")).to_have_count(0)
+    for chip in page.locator(".followups .chip").all_inner_texts():
+        assert not re.match(r"(?i)\s*(yes|sure|ok|confirm|approve|go ahead)\b", chip), chip
+    ask(page, "yes")
+    expect(page.get_by_test_id("assistant-turn").last).to_contain_text("nothing waiting")
+    expect(page.locator("dialog.secret-dialog")).to_have_count(0)
+    assert live_server.status_with(secret) == 200
 
 
 def test_markup_in_questions_and_answers_renders_as_text(page: Page) -> None:
@@ -171,7 +220,8 @@ def test_approval_link_from_a_tool_call_opens_the_pending_action_and_needs_a_cli
     sign_in_storage(context, login)
     page.goto(link)
     pending = page.get_by_test_id("pending-action")
-    expect(pending).to_contain_text("permanently disabled")
+    expect(pending).to_contain_text("Rotate the key “Deploy”?")
+    expect(page.get_by_test_id("assistant-turn").last).to_contain_text("permanently disabled")
     expect(pending.get_by_role("button", name="Approve")).to_be_focused()
     # Opening the link alone approves nothing.
     assert live_server.status_with(secret) == 200
