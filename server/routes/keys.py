@@ -109,6 +109,9 @@ def _rotate(
     *,
     conditional: bool = False,
 ) -> JSONResponse:
+    if conditional and not keys.get(principal.owner, key_id, principal=principal).version:
+        # a key store without versions (nexos.ai) cannot honour the condition: refuse
+        raise PreconditionFailed("this key store has no key versions; If-Match cannot be met")
     try:
         record, secret = keys.rotate(
             principal.owner,

@@ -290,3 +290,40 @@ async def test_the_listing_follows_every_change_and_each_use(
         await client.delete(f"{API}/{created.json()['id']}", headers=alice.headers)
     ).status_code == 204
     assert [k["name"] for k in (await client.get(API, headers=alice.headers)).json()] == ["main"]
+
+
+async def test_if_match_is_refused_where_keys_have_no_versions(
+    tmp_path: Path, services: AgentServices
+) -> None:
+    """nexos.ai keys have no versions: a conditional rotation is a 412, never silently
+    unconditional (nothing is sent to nexos.ai's regenerate)."""
+    import respx
+
+    owner_key = remember_secret("nexos-owner-0123456789abcdefghijkl")
+    key_id = "0b6c9a52-6c0b-4c35-9d8e-5f3c9a1e2b7d"
+    record = {
+        "id": key_id,
+        "api_key": "nexos-3****-56iupo3240v22",
+        "name": "Production",
+        "enabled": True,
+        "removed": False,
+        "created_at": "2025-05-01T10:00:00Z",
+        "updated_at": "2025-05-01T10:00:00Z",
+        "last_used_at": None,
+        "expiration_date": None,
+    }
+    settings = make_settings(tmp_path, keys_backend="nexos")
+    own = build_services(settings, index=services.index)
+    app = create_app(settings, services=own)
+    with respx.mock(base_url="https://api.nexos.ai", assert_all_called=False) as nexos:
+        nexos.get("/v1/user/api_keys").respond(200, json=[record])
+        regenerate = nexos.patch(f"/v1/user/api_keys/{key_id}/regenerate").respond(200)
+        async with running(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                response = await c.post(
+                    f"{API}/{key_id}/rotate",
+                    headers={"Authorization": f"Bearer {owner_key}", "If-Match": '"v1"'},
+                )
+    assert_error(response, 412, "precondition_failed")
+    assert not regenerate.called
