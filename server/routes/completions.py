@@ -70,6 +70,18 @@ def render_content(answer: Answer) -> str:
     return text
 
 
+def _docsagent(answer: Answer) -> dict[str, Any]:
+    """Our extra field (the response, or the stream's last chunk): the answer's mode and the
+    conversation to continue (`user`), with an anonymous one's token the first time."""
+    return {
+        "docsagent": {
+            "mode": answer.mode,
+            "conversation_id": answer.conversation_id,
+            "conversation_token": answer.conversation_token,
+        }
+    }
+
+
 def _secret(answer: Answer) -> dict[str, Any]:
     return {"docsagent_secret": answer.secret.model_dump()} if answer.secret else {}
 
@@ -120,11 +132,7 @@ async def completions(
                 }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "docsagent": {
-                "mode": answer.mode,
-                "conversation_id": answer.conversation_id,
-                "conversation_token": answer.conversation_token,
-            },
+            **_docsagent(answer),
             **_secret(answer),
         }
 
@@ -150,7 +158,7 @@ async def completions(
                 tail = render_content(answer)[len(answer.answer.strip()) :]
                 if tail:
                     yield {"data": chunk({"content": tail})}
-                yield {"data": chunk({}, "stop", **_secret(answer))}
+                yield {"data": chunk({}, "stop", **_docsagent(answer), **_secret(answer))}
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(stream(), ping=15)
