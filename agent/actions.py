@@ -1,38 +1,37 @@
-"""Key actions for the offline agent and for approvals: generate and list execute at once;
-rotate and revoke become a pending action that only the user's approval executes.
+"""Key actions of the offline agent's chat, on the key tools of `agent/toolbox`: generate
+and list run at once; rotate and revoke become a pending action (`registry.stage`) that
+only the user's approval executes (`execute`, through the registry's approval gate).
 
-Secrets go to `NewSecret` via the key tools' `on_secret` callback and nowhere else: the
-answer text only says that the secret is shown once.
+Secrets go to `Answer.secret` and nowhere else: the answer text only says that the secret
+is shown once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.approvals import Approvals, Pending, preview_for
-from agent.errors import KeyError_, KeyNameError, KeyNotFoundError
+from agent.approvals import Pending
+from agent.errors import KeyManagementError, KeyNameError, KeyNotFoundError, KeyRequiredError
 from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
-from agent.keys.tools import (
-    KeyToolContext,
-    generate_api_key,
-    resolve_key,
-    revoke_api_key,
-    rotate_api_key,
-)
-from agent.models import Answer, NewSecret
+from agent.keys.lookup import resolve_key
+from agent.models import Answer
 from agent.routing import Intent
+from agent.toolbox import keys as key_tools
+from agent.toolbox.host import PlainHost
+from agent.toolbox.registry import ToolCall, invoke, stage
 
-SIGN_IN = (
-    "Managing API keys needs you to be signed in, so nothing was changed. Send your API key "
-    "with the request (`Authorization: Bearer <key>` or `X-Api-Key: <key>`), sign in to the "
-    "web chat with it, or use `docsagent keys` on the server."
-)
+if TYPE_CHECKING:
+    from agent.service import AgentServices
+
+SIGN_IN = KeyRequiredError.MESSAGE
 SHOWN_ONCE = (
     "The secret is shown **once**, below this message: copy it now and store it somewhere "
     "safe. It cannot be shown again."
 )
-TOOL_FOR = {"rotate": "rotate_api_key", "revoke": "revoke_api_key"}
+TOOL_FOR = {"rotate": key_tools.rotate_api_key, "revoke": key_tools.revoke_api_key}
+_APPROVED = {spec.name: spec for spec in TOOL_FOR.values()}
 
 
 @dataclass
@@ -54,77 +53,55 @@ def _listing(records: list[APIKeyRecord]) -> str:
     return "\n".join(rows)
 
 
-def _context(
-    keys: KeyManager,
+def _call(
+    services: AgentServices,
     principal: Principal,
     channel: Channel,
-    sink: list[NewSecret],
-    approval_id: str | None = None,
-) -> KeyToolContext:
-    return KeyToolContext(
-        manager=keys,
-        principal=principal,
-        channel=channel,
-        on_secret=sink.append,
-        approval_id=approval_id,
-    )
+    conversation_id: str,
+    approval: Pending | None = None,
+) -> ToolCall:
+    host = PlainHost(services)
+    return ToolCall(services, principal, channel, host, conversation_id, approval=approval)
 
 
-def key_action(
+async def key_action(
+    services: AgentServices,
     intent: Intent,
     *,
-    keys: KeyManager,
-    approvals: Approvals,
     principal: Principal | None,
     channel: Channel,
     conversation_id: str,
 ) -> Outcome:
-    """Carry out (generate, list) or stage (rotate, revoke) an offline key request."""
+    """Carry out (generate, list) or stage (rotate, revoke) an offline key request; the
+    key store is read and written off the event loop."""
     if principal is None:
         return Outcome(Answer(answer=SIGN_IN, mode="action"))
-    owner = principal.owner
-    sink: list[NewSecret] = []
-    ctx = _context(keys, principal, channel, sink)
+    call = _call(services, principal, channel, conversation_id)
     try:
         if intent.kind == "list":
-            return Outcome(
-                Answer(answer=_listing(keys.list(owner, principal=principal)), mode="action")
+            records = await asyncio.to_thread(
+                services.keys.list, principal.owner, principal=principal
             )
+            return Outcome(Answer(answer=_listing(records), mode="action"))
         if intent.kind == "generate":
             if not intent.name:
                 text = "What should the new key be called? Reply with a name, e.g. “Production”."
                 return Outcome(Answer(answer=text, mode="action"), {"awaiting": "name"})
-            created = generate_api_key(ctx, intent.name)
-            secret = sink[-1] if sink else None
-            text = (
-                f"Created the key **{created['name']}** (`{created['masked_key']}`). {SHOWN_ONCE}"
-            )
+            made = await invoke(key_tools.generate_api_key, call, {"name": intent.name})
+            text = f"Created the key **{made.data['name']}** (`{made.data['masked_key']}`). "
             return Outcome(
-                Answer(answer=text, mode="action", secret=secret), {"key_ref": str(created["id"])}
+                Answer(answer=text + SHOWN_ONCE, mode="action", secret=made.secret),
+                {"key_ref": str(made.data["id"])},
             )
-        return _stage(
-            intent,
-            keys=keys,
-            approvals=approvals,
-            principal=principal,
-            conversation_id=conversation_id,
-        )
+        return await asyncio.to_thread(_stage, services, call, intent)
     except KeyNameError as exc:
         return Outcome(Answer(answer=f"I could not create that key: {exc}", mode="action"))
 
 
-def _stage(
-    intent: Intent,
-    *,
-    keys: KeyManager,
-    approvals: Approvals,
-    principal: Principal,
-    conversation_id: str,
-) -> Outcome:
-    owner = principal.owner
-    verb = intent.kind
+def _stage(services: AgentServices, call: ToolCall, intent: Intent) -> Outcome:
+    owner, verb = call.owner, intent.kind
     if intent.every_key or not intent.key_ref:
-        records = keys.list(owner, principal=principal)
+        records = services.keys.list(owner, principal=call.principal)
         lead = (
             f"I change one key at a time, each after your confirmation. Which key should I {verb}?"
             if intent.every_key
@@ -134,26 +111,20 @@ def _stage(
             Answer(answer=f"{lead}\n\n{_listing(records)}", mode="action"), {"awaiting": verb}
         )
     try:
-        record = resolve_key(keys, owner, intent.key_ref, principal=principal)
-    except KeyError_ as exc:
-        records = keys.list(owner, principal=principal)
+        record = resolve_key(services.keys, owner, intent.key_ref, principal=call.principal)
+    except KeyManagementError as exc:
+        records = services.keys.list(owner, principal=call.principal)
         problem = "is ambiguous" if not isinstance(exc, KeyNotFoundError) else "was not found"
         text = (
             f"The key “{intent.key_ref}” {problem}. Which key should I {verb}? "
             f"Reply with its name or id.\n\n{_listing(records)}"
         )
         return Outcome(Answer(answer=text, mode="action"), {"awaiting": verb})
-    tool = TOOL_FOR[verb]
-    pending = approvals.create(
-        conversation_id=conversation_id,
-        owner=owner,
-        tool=tool,
-        key_id=record.id,
-        key_name=record.name,
-        preview=preview_for(tool, record.name, record.api_key),
-    )
+    assert call.conversation_id is not None
+    pending = stage(TOOL_FOR[verb], call, record, conversation_id=call.conversation_id)
     return Outcome(
-        staged_answer(pending, approvals.ttl), {"pending_id": pending.id, "key_ref": record.id}
+        staged_answer(pending, services.approvals.ttl),
+        {"pending_id": pending.id, "key_ref": record.id},
     )
 
 
@@ -167,25 +138,20 @@ def staged_answer(pending: Pending, ttl_seconds: int) -> Answer:
     return Answer(answer=text, mode="action", pending_action=pending.to_model())
 
 
-def execute(
-    pending: Pending,
-    *,
-    keys: KeyManager,
-    principal: Principal,
-    channel: Channel,
+async def execute(
+    services: AgentServices, pending: Pending, *, principal: Principal, channel: Channel
 ) -> Answer:
     """Run an approved pending action (bound to its key id) and report the outcome."""
-    sink: list[NewSecret] = []
-    ctx = _context(keys, principal, channel, sink, approval_id=pending.id)
-    if pending.tool == "rotate_api_key":
-        rotated = rotate_api_key(ctx, pending.key_id)
+    spec = _APPROVED[pending.tool]
+    call = _call(services, principal, channel, pending.conversation_id, approval=pending)
+    done = await invoke(spec, call, {"key": pending.key_id})
+    if spec is key_tools.rotate_api_key:
         text = (
-            f"Rotated **{rotated['name']}**: the old key no longer works and the new one is "
-            f"`{rotated['masked_key']}`. {SHOWN_ONCE}"
+            f"Rotated **{done.data['name']}**: the old key no longer works and the new one is "
+            f"`{done.data['masked_key']}`. {SHOWN_ONCE}"
         )
-        return Answer(answer=text, mode="action", secret=sink[-1] if sink else None)
-    revoked = revoke_api_key(ctx, pending.key_id)
-    return Answer(answer=f"Revoked **{revoked['name']}**: it no longer works.", mode="action")
+        return Answer(answer=text, mode="action", secret=done.secret)
+    return Answer(answer=f"Revoked **{done.data['name']}**: it no longer works.", mode="action")
 
 
 def cancelled(pending: Pending) -> Answer:

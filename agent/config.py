@@ -31,6 +31,9 @@ class AgentSettings(IngestSettings):
         description="Seconds one fallback may take in total, retries included.",
     )
     fallback_enabled: bool = Field(True, description="Ask the docs site when local docs miss.")
+    fallback_cache_ttl_seconds: float = Field(
+        3600.0, ge=0, description="How long a docs-site answer is reused; 0 = not cached."
+    )
     llm: str = Field(
         "", description="'provider:model' for LangChain init_chat_model; empty = offline mode."
     )

@@ -1,28 +1,31 @@
 """The relational database every agent/server table lives in, and its migrations.
 
 SQLite file in the data dir by default (WAL, busy timeout, foreign keys), PostgreSQL via
-psycopg when `DOCSAGENT_DATABASE_URL` is set. `migrate` runs Alembic `upgrade head` and is
-safe when several workers start at once: PostgreSQL serialises on `pg_advisory_lock`,
-SQLite on an fcntl lock file next to the database file.
+psycopg when `DOCSAGENT_DATABASE_URL` is set. Each package's tables live in one metadata
+module (`agent/tables.py`, `server/tables.py`) with its own Alembic scripts and version
+table; `upgrade` runs one package's `upgrade head` and is safe when several workers start
+at once: PostgreSQL serialises on `pg_advisory_lock`, SQLite on an fcntl lock file next to
+the database file. `migrate` is the agent's; `server.db.migrate` runs both.
 """
 
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from agent.config import AgentSettings
 from agent.errors import BackendError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version"
 _PG_LOCK_IDS = {"migrate": 0x646F6373, "startup": 0x646F6374}  # advisory lock ids ("docs"…)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -73,19 +76,58 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
-def alembic_config(connection: Connection) -> Config:
-    """Alembic configured in code: the scripts ship as package data under agent/migrations."""
+def alembic_config(
+    connection: Connection, *, location: Path = MIGRATIONS_DIR, version_table: str = VERSION_TABLE
+) -> Config:
+    """Alembic configured in code: the scripts ship as package data (`location`), each
+    package's migrations keep their own version table."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(location))
     config.attributes["connection"] = connection
+    config.attributes["version_table"] = version_table
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; concurrent callers run it exactly once."""
+def only_tables_of(metadata: MetaData) -> Callable[[str | None, str, Any], bool]:
+    """An Alembic `include_name` hook: compare only `metadata`'s tables, so another
+    package's tables in a shared database are never taken for ones to drop."""
+
+    def include(name: str | None, type_: str, _parents: Any) -> bool:
+        return type_ != "table" or name in metadata.tables
+
+    return include
+
+
+def run_env(metadata: MetaData) -> None:
+    """The body of every `env.py`: run the migrations on the connection `upgrade` hands over."""
+    from alembic import context
+
+    attributes = context.config.attributes
+    connection = attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations through agent.db.upgrade(engine, ...)")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=attributes["version_table"],
+        include_name=only_tables_of(metadata),
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def upgrade(engine: Engine, *, location: Path, version_table: str) -> None:
+    """Bring one package's tables to its newest revision; concurrent callers run it once."""
     with exclusive(engine, "migrate") as connection:
-        command.upgrade(alembic_config(connection), "head")
+        config = alembic_config(connection, location=location, version_table=version_table)
+        command.upgrade(config, "head")
         connection.commit()
+
+
+def migrate(engine: Engine) -> None:
+    """The agent's tables (`agent.tables.metadata`) at the newest revision."""
+    upgrade(engine, location=MIGRATIONS_DIR, version_table=VERSION_TABLE)
 
 
 @contextmanager

@@ -4,7 +4,13 @@ they guard in memory and still see another worker's change on its very next requ
 A writer bumps an epoch in the same transaction as the change it announces (`bump`). A
 reader reads the epoch *before* the data it caches and tags the cached value with it;
 whenever the epoch differs, the cached value is stale. Epochs: `keys` (any key created,
-changed, rotated, revoked or used) and `auth_failures` (a failed authentication counted).
+changed, rotated or revoked), `auth_failures` (a failed authentication counted), and one
+`usage_epoch(owner)` per owner (a batch wrote when one of the owner's keys was last used).
+Uses are kept out of `keys` on purpose: with many active keys a batch of `last_used_at`
+writes lands about every second, and each would throw away every worker's verified keys
+and every owner's listing; now it only retires the listings of the owners it touched.
+A per-owner row is made by its first bump (`bump_each` upserts); until then it reads -1,
+which is a value like any other (the `keys` row, by contrast, must exist: see `read`).
 
 `EpochReader.read` is one primary-key lookup. On SQLite it goes through a raw per-thread
 connection (a few microseconds, never blocked by writers under WAL), cheap enough for the
@@ -17,25 +23,23 @@ at once; another process's change counts for requests that start 1 ms after its 
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent.errors import BackendError
+from agent.tables import epochs_table
 
 KEYS = "keys"
 AUTH_FAILURES = "auth_failures"
 
-epochs_table = sa.Table(
-    "epochs",
-    sa.MetaData(),
-    sa.Column("name", sa.String(32), primary_key=True),
-    sa.Column("value", sa.BigInteger, nullable=False),
-)
 _E = epochs_table.c
 _BUMP = sa.update(epochs_table).where(_E.name == sa.bindparam("epoch")).values(value=_E.value + 1)
 _READ = sa.select(_E.value).where(_E.name == sa.bindparam("epoch"))
@@ -46,6 +50,26 @@ SQLITE_REUSE_SECONDS = 0.001
 def bump(connection: Connection, name: str) -> None:
     """Announce a change; call inside the transaction that makes it."""
     connection.execute(_BUMP, {"epoch": name})
+
+
+def usage_epoch(owner: str) -> str:
+    """The epoch an owner's key uses bump (fits the 32-character name column)."""
+    return "usage:" + hashlib.sha256(owner.encode()).hexdigest()[:26]
+
+
+def bump_each(connection: Connection, names: Iterable[str]) -> None:
+    """`bump` for epochs whose rows may not exist yet (created at 1), in one statement."""
+    rows = [{"name": name, "value": 1} for name in sorted(set(names))]
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(epochs_table)
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[_E.name], set_={"value": epochs_table.c.value + 1}
+        ),
+        rows,
+    )
 
 
 class EpochReader:

@@ -2,11 +2,15 @@
 
     AgentError
     ├── QuestionError            empty, placeholder or over-long question
+    ├── ArgumentError            a tool's arguments do not fit its argument model
     ├── UpstreamError            the docs site's ?ask= failed (timeout, 5xx, garbage, too big)
     │   └── CircuitOpenError     too many recent upstream failures; not tried
-    ├── ApprovalError            unknown, expired, used, or someone else's pending action
+    ├── ApprovalError            unknown, expired, used, or someone else's pending action,
+    │   │                        or a change tried without the user's approval
+    │   └── ApprovalPendingError   the user has not decided yet
     ├── LLMError                 the configured chat model failed
-    └── KeyError_                base of every key-management error
+    └── KeyManagementError   base of every key-management error
+        ├── KeyRequiredError     a key tool was called without the caller's API key
         ├── AuthenticationError  a key did not verify (same error for every reason)
         ├── KeyNotFoundError     no such key for this owner (another owner's key included)
         ├── KeyNameError         name empty, too long, control characters, or duplicate
@@ -21,6 +25,9 @@ Library errors are translated at the boundary with `raise OurError(...) from exc
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 
 class AgentError(Exception):
     """Base of every error the agent layer raises on purpose."""
@@ -34,6 +41,21 @@ UNREACHABLE_CAUSES = frozenset(
     {"timeout", "deadline", "connect", "transport", "http_status", "circuit_open"}
 )
 UPSTREAM_CAUSES = (*sorted(UNREACHABLE_CAUSES), "garbage", "too_large", "no_answer")
+
+
+class ArgumentError(AgentError):
+    """A tool's arguments do not fit its argument model; the message names each problem."""
+
+    @classmethod
+    def from_errors(cls, errors: Sequence[Mapping[str, Any]]) -> ArgumentError:
+        """One message for pydantic's validation errors: `where: what` for the first five
+        (FastAPI's request validation is described the same way)."""
+        problems = [
+            f"{'.'.join(str(part) for part in error.get('loc', ())) or 'arguments'}: "
+            f"{error.get('msg', 'invalid')}"
+            for error in errors[:5]
+        ]
+        return cls("; ".join(problems) or "invalid arguments")
 
 
 class UpstreamError(AgentError):
@@ -61,29 +83,47 @@ class CircuitOpenError(UpstreamError):
 
 
 class ApprovalError(AgentError):
-    """A pending action cannot be approved or rejected by this user now."""
+    """A pending action cannot be approved or rejected by this user now, or a change that
+    needs the user's approval was tried without it."""
+
+
+class ApprovalPendingError(ApprovalError):
+    """The pending action asked about is still waiting for the user's decision."""
 
 
 class LLMError(AgentError):
     """The configured chat model failed."""
 
 
-class KeyError_(AgentError):  # noqa: N801 - avoid shadowing the builtin KeyError
+class KeyManagementError(AgentError):
     """Base of key-management errors."""
 
 
-class AuthenticationError(KeyError_):
+class KeyRequiredError(KeyManagementError):
+    """A key tool was called anonymously; the message says how to send a key."""
+
+    MESSAGE = (
+        "Managing API keys needs you to be signed in, so nothing was changed. Send your API "
+        "key with the request (`Authorization: Bearer <key>` or `X-Api-Key: <key>`), sign in "
+        "to the web chat with it, or use `docsagent keys` on the server."
+    )
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
+
+
+class AuthenticationError(KeyManagementError):
     """The API key is unknown, malformed, disabled, expired or revoked (never says which)."""
 
     def __init__(self, message: str = "invalid API key") -> None:
         super().__init__(message)
 
 
-class KeyNotFoundError(KeyError_):
+class KeyNotFoundError(KeyManagementError):
     """No such key for this owner."""
 
 
-class KeyNameError(KeyError_):
+class KeyNameError(KeyManagementError):
     """The key name is invalid or already used by this owner."""
 
 
@@ -91,15 +131,15 @@ class KeyNameTakenError(KeyNameError):
     """This owner already has a live key with that name."""
 
 
-class KeyConflictError(KeyError_):
+class KeyConflictError(KeyManagementError):
     """A concurrent change to the same key won."""
 
 
-class PermissionDeniedError(KeyError_):
+class PermissionDeniedError(KeyManagementError):
     """The principal may not do this."""
 
 
-class BackendError(KeyError_):
+class BackendError(KeyManagementError):
     """The key backend failed (database or remote API)."""
 
 

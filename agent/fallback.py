@@ -33,7 +33,6 @@ from agent.text import normalise_question
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-CACHE_TTL_SECONDS = 3600.0
 _HEADING = re.compile(r"^#{1,2}\s+(.*?)\s*$", re.MULTILINE)
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _FOOTER = re.compile(r"(?im)^(?:-{3,}\s*\n\s*)?#{1,3}\s*Agent Instructions\b.*\Z", re.DOTALL)
@@ -95,6 +94,8 @@ class AnswerCache:
         return UpstreamAnswer(**data)
 
     def put(self, key: str, value: UpstreamAnswer) -> None:
+        if self.ttl <= 0:  # caching is off
+            return
         with self.engine.begin() as conn:
             conn.execute(delete(fallback_cache).where(fallback_cache.c.key == key))
             conn.execute(

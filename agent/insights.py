@@ -19,37 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from agent.errors import BackendError
+from agent.errors import BackendError, ConversationNotFoundError
 from agent.redact import redact
-
-metadata = sa.MetaData()
-
-insights_table = sa.Table(
-    "insights",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("conversation_id", sa.String(64), nullable=False, index=True),
-    sa.Column("turn", sa.Integer, nullable=False),
-    sa.Column("owner", sa.String(255), nullable=True),
-    sa.Column("channel", sa.String(16), nullable=False),
-    sa.Column("mode", sa.String(16), nullable=False),
-    sa.Column("question", sa.Text, nullable=False),
-    sa.Column("sources", sa.Text, nullable=False),
-    sa.Column("latency_ms", sa.Float, nullable=False),
-)
-
-feedback_table = sa.Table(
-    "feedback",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("conversation_id", sa.String(64), nullable=False, index=True),
-    sa.Column("turn", sa.Integer, nullable=False),
-    sa.Column("owner", sa.String(255), nullable=True),
-    sa.Column("rating", sa.String(8), nullable=False),
-    sa.Column("comment", sa.Text, nullable=False),
-)
+from agent.tables import feedback_table, insights_table
 
 UNANSWERED_MODES = ("fallback", "none")
 
@@ -142,6 +114,18 @@ class InsightsStore:
         if row is None:
             return None
         return TurnRecord(conversation_id, turn, row.owner, row.question)
+
+    def rate(
+        self, caller: str | None, *, conversation_id: str, turn: int, rating: str, comment: str
+    ) -> None:
+        """Feedback from `caller` (an owner, None when anonymous) on a recorded answer they
+        may see; someone else's answer is as unknown as a missing one."""
+        record = self.find_turn(conversation_id, turn)
+        if record is None or (record.owner is not None and record.owner != caller):
+            raise ConversationNotFoundError("no such answer in this conversation")
+        self.add_feedback(
+            conversation_id=conversation_id, turn=turn, rating=rating, comment=comment, owner=caller
+        )
 
     def add_feedback(
         self, *, conversation_id: str, turn: int, rating: str, comment: str, owner: str | None

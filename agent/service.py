@@ -93,7 +93,11 @@ def build_services(
         keys=keys or make_key_manager(settings, engine=engine, http_client=client),
         engine=engine,
         retriever=Retriever(index),
-        fallback=Fallback(settings, client, cache=AnswerCache(engine, clock, ttl=3600.0)),
+        fallback=Fallback(
+            settings,
+            client,
+            cache=AnswerCache(engine, clock, ttl=settings.fallback_cache_ttl_seconds),
+        ),
         approvals=Approvals(engine, clock, settings.approval_ttl_seconds),
         conversations=Conversations(engine, clock),
         chat_model=chat_model,
@@ -217,14 +221,8 @@ async def _offline(
             actions.clarify, intent, keys=services.keys, principal=principal
         )
     elif intent.kind in ACTIONS:
-        outcome = await asyncio.to_thread(
-            actions.key_action,
-            intent,
-            keys=services.keys,
-            approvals=services.approvals,
-            principal=principal,
-            channel=channel,
-            conversation_id=conv,
+        outcome = await actions.key_action(
+            services, intent, principal=principal, channel=channel, conversation_id=conv
         )
     else:
         result = await answer_docs(services, intent.query)
@@ -412,9 +410,7 @@ async def _decide(
     elif not approve:
         result = actions.cancelled(pending)
     else:
-        result = await asyncio.to_thread(
-            actions.execute, pending, keys=services.keys, principal=principal, channel=channel
-        )
+        result = await actions.execute(services, pending, principal=principal, channel=channel)
     result.decided_action = DecidedAction(
         id=pending.id, status="approved" if approve else "rejected"
     )

@@ -27,7 +27,7 @@ from agent.db import make_engine, migrate
 from agent.keys.format import generate_key, parse_key
 from agent.keys.local import LocalKeyManager
 from agent.keys.pepper import digest, load_pepper
-from agent.keys.tables import keys_table, secrets_table
+from agent.tables import keys_table, secrets_table
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -3,7 +3,12 @@
 with the per-key rate-limit counter on), against a bare FastAPI hello-world served the same
 way (uvicorn, one worker) in the same run; prints the ratio and the server's peak RSS.
 
-    .venv/bin/python bench/server.py [--clients 16] [--seconds 5]
+The authenticated route runs once per `--keys` count: with 1 key every request is the same
+caller; with 100, requests take turns over 100 keys of 100 owners, as on a server with many
+active users (each key's use written once a minute, every due rate-limit lease synced once
+a second). Each key is used once before the clock starts.
+
+    .venv/bin/python bench/server.py [--clients 16] [--seconds 5] [--keys 1,100]
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -142,15 +149,20 @@ class Tally:
         return f"{self.name:32} {self.rps:8.1f} {p50:8.1f} {p99:8.1f} {self.errors:7d}"
 
 
-async def load(tally: Tally, port: int, clients: int, seconds: float, make: object) -> float:
-    """Run `clients` keep-alive clients for `seconds`; add to `tally`; return req/s."""
+async def load(
+    tally: Tally, port: int, clients: int, seconds: float, make: object, at_least: int = 0
+) -> float:
+    """Run `clients` keep-alive clients for `seconds` (and `at_least` requests each); add
+    to `tally`; return req/s."""
     count = len(tally.latencies)
     stop = time.perf_counter() + seconds
 
     async def worker() -> None:
         conn = Conn(port)
+        done = 0
         try:
-            while time.perf_counter() < stop:
+            while time.perf_counter() < stop or done < at_least:
+                done += 1
                 started = time.perf_counter()
                 status = await make(conn)  # type: ignore[operator]
                 tally.latencies.append(time.perf_counter() - started)
@@ -165,6 +177,31 @@ async def load(tally: Tally, port: int, clients: int, seconds: float, make: obje
     return (len(tally.latencies) - count) / elapsed
 
 
+def list_keys(c: Conn, *, callers: list[dict[str, str]], turn: Iterator[int]) -> object:
+    """The authenticated route, each request as the next of `callers` in turn."""
+    return c.request("GET", "/v1/user/api_keys", callers[next(turn) % len(callers)])
+
+
+def more_keys(data_dir: Path, count: int) -> list[str]:
+    """`count` more keys, each of its own owner, in the running server's key store."""
+    if count <= 0:
+        return []
+    sys.path.insert(0, str(REPO))  # the packages, not this folder's same-named scripts
+    from agent.config import AgentSettings
+    from agent.db import make_engine
+    from agent.keys.local import LocalKeyManager
+
+    settings = AgentSettings(data_dir=data_dir)
+    engine = make_engine(settings)
+    manager = LocalKeyManager(engine, settings)
+    try:
+        suffix = time.monotonic_ns()
+        return [manager.create(f"bench-{suffix}-{i}", "bench")[1] for i in range(count)]
+    finally:
+        manager.close()
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=16)
@@ -175,6 +212,11 @@ def main() -> None:
         default=5,
         help="the authenticated route and hello-world alternate in this many slices, so "
         "load from anything else on the machine hits both alike",
+    )
+    parser.add_argument(
+        "--keys",
+        default="1,100",
+        help="comma-separated counts of active keys (one owner each) for the authenticated route",
     )
     parser.add_argument(
         "--routes",
@@ -213,7 +255,6 @@ def main() -> None:
             check=True,
         )
         secret = json.loads(made.stdout)["api_key"]
-        auth = {"Authorization": f"Bearer {secret}"}
         page = "/workspace/settings/user-settings/api-keys.md"
         questions = [
             "How do I rotate an API key?",
@@ -231,9 +272,6 @@ def main() -> None:
             body = json.dumps({"message": questions[next(counter) % 3]}).encode()
             return c.request("POST", "/v1/chat", json_headers, body)
 
-        def keys(c: Conn) -> object:
-            return c.request("GET", "/v1/user/api_keys", auth)
-
         def hello_world(c: Conn) -> object:
             return c.request("GET", "/hello", {})
 
@@ -246,24 +284,34 @@ def main() -> None:
             if key in wanted:
                 tallies.append(Tally(name))
                 asyncio.run(load(tallies[-1], target, opts.clients, opts.seconds, make))
-        authed, bare = Tally("GET /v1/user/api_keys (auth)"), Tally("hello-world")
-        ratios = []
-        for _ in range(opts.rounds):
-            piece = opts.seconds / opts.rounds
-            if "auth" in wanted:
-                rps = asyncio.run(load(authed, port, opts.clients, piece, keys))
-            rps_hello = asyncio.run(load(bare, hello_port, opts.clients, piece, hello_world))
-            if "auth" in wanted:
+        bare = Tally("hello-world")
+        authed: list[tuple[Tally, Tally, list[float]]] = []
+        secrets = [secret]
+        for count in [int(n) for n in opts.keys.split(",")] if "auth" in wanted else []:
+            secrets += more_keys(work / "data", count - len(secrets))
+            callers = [{"Authorization": f"Bearer {s}"} for s in secrets[:count]]
+            keys = partial(list_keys, callers=callers, turn=iter(range(10**9)))
+            asyncio.run(load(Tally("warm-up"), port, 1, 0.0, keys, at_least=count))
+            tally, paired, ratios = Tally(f"GET /v1/user/api_keys ({count} keys)"), Tally(""), []
+            for _ in range(opts.rounds):
+                piece = opts.seconds / opts.rounds
+                rps = asyncio.run(load(tally, port, opts.clients, piece, keys))
+                rps_hello = asyncio.run(load(paired, hello_port, opts.clients, piece, hello_world))
                 ratios.append(rps / rps_hello)
-        tallies += [authed, bare] if "auth" in wanted else [bare]
+            bare.latencies += paired.latencies
+            bare.elapsed += paired.elapsed
+            authed.append((tally, paired, ratios))
+        if not authed:
+            asyncio.run(load(bare, hello_port, opts.clients, opts.seconds, hello_world))
+        tallies += [t for t, _, _ in authed] + [bare]
         print(f"clients={opts.clients} seconds={opts.seconds} (1 uvicorn worker each, loopback)")
         print(f"{'route':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for tally in tallies:
             print(tally.row())
-        if ratios:
+        for tally, paired, ratios in authed:
             print(
-                f"authenticated / hello-world requests/s: {authed.rps / bare.rps:.2f} "
-                f"(rounds: {min(ratios):.2f}–{max(ratios):.2f})"
+                f"authenticated {tally.name.split()[-2][1:]} key(s) / hello-world requests/s: "
+                f"{tally.rps / paired.rps:.2f} (rounds: {min(ratios):.2f}–{max(ratios):.2f})"
             )
         print(f"docsagent server peak RSS: {peak_rss_mb(server.pid):.0f} MB")
     finally:

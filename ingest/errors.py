@@ -4,7 +4,8 @@
     ├── ConfigError          a bad setting (unknown embeddings, wrong model hash)
     ├── FetchError           a page could not be fetched (status, timeout, size, host)
     ├── ParseError           a page could not be parsed at all (binary, not text)
-    └── IndexError_          the vector store failed or does not match the embedder
+    └── DocIndexError        the docs index (vector store, page records) failed or
+        │                    does not match the embedder
         └── EmbeddingMismatchError   index built with another model: re-ingest --rebuild
 
 Library errors (httpx, chromadb, onnxruntime) are translated at the boundary with
@@ -35,9 +36,9 @@ class ParseError(IngestError):
     """A page is not parseable text (binary, wrong encoding)."""
 
 
-class IndexError_(IngestError):  # noqa: N801 - avoid shadowing the builtin IndexError
-    """The vector store failed."""
+class DocIndexError(IngestError):
+    """The docs index (vector store or page records) failed."""
 
 
-class EmbeddingMismatchError(IndexError_):
+class EmbeddingMismatchError(DocIndexError):
     """The index was built with a different embedding model or dimension."""

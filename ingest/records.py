@@ -20,25 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from ingest.errors import IndexError_
+from ingest.errors import DocIndexError
+from ingest.tables import metadata, pages_table, versions_table
 
-_META = sa.MetaData()
-pages_table = sa.Table(
-    "ingest_pages",
-    _META,
-    sa.Column("collection", sa.String(200), primary_key=True),
-    sa.Column("url", sa.String(2000), primary_key=True),
-    sa.Column("md_url", sa.String(2000), nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("chunks", sa.Integer, nullable=False),
-)
-versions_table = sa.Table(
-    "ingest_versions",
-    _META,
-    sa.Column("collection", sa.String(200), primary_key=True),
-    sa.Column("version", sa.BigInteger, nullable=False),
-)
 P, V = pages_table.c, versions_table.c
 
 
@@ -82,7 +66,7 @@ class PageRecords:
         insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._insert: Any = insert
         try:
-            _META.create_all(engine)
+            metadata.create_all(engine)
         except sa.exc.SQLAlchemyError:
             # several workers creating the tables at once: one wins, the rest see them
             if not sa.inspect(engine).has_table(pages_table.name):
@@ -94,7 +78,7 @@ class PageRecords:
             with self.engine.begin() as db:
                 yield db
         except sa.exc.SQLAlchemyError as exc:
-            raise IndexError_(f"ingest record at {self.location} failed: {exc}") from exc
+            raise DocIndexError(f"ingest record at {self.location} failed: {exc}") from exc
 
     def all(self) -> dict[str, PageRecord]:
         with self._tx() as db:

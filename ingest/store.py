@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from ingest.config import IngestSettings
 from ingest.embed import embeddings_identity
-from ingest.errors import EmbeddingMismatchError, IndexError_
+from ingest.errors import DocIndexError, EmbeddingMismatchError
 from ingest.models import Chunk, Hit
 from ingest.records import PageRecord, PageRecords, records_engine
 from ingest.vocabulary import expand_query
@@ -41,7 +41,7 @@ def _chroma(action: str) -> Iterator[None]:
     try:
         yield
     except (chromadb.errors.ChromaError, ValueError, httpx.TransportError) as exc:
-        raise IndexError_(f"Chroma {action} failed: {exc}") from exc
+        raise DocIndexError(f"Chroma {action} failed: {exc}") from exc
 
 
 def make_client(settings: IngestSettings) -> tuple[Any, str]:

@@ -8,6 +8,7 @@ start, and run the MCP session manager. Every error leaves as the one JSON error
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,24 +18,25 @@ import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.db import exclusive, migrate
-from agent.errors import AgentError
+from agent.db import exclusive
+from agent.errors import AgentError, ArgumentError
 from agent.insights import InsightsStore
 from agent.service import AgentServices, build_services, close
 from ingest.errors import IngestError
 from ingest.pipeline import ingest_sync
 from server import errors as http
-from server import openapi
+from server import openapi, version
 from server.answering import Answering
 from server.auth import bootstrap_admin
 from server.config import Settings, get_settings
+from server.db import migrate
 from server.deps import doc_index
 from server.limits import RequestLimits
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
-from server.problems import error_body, to_server_error
 from server.ratelimit import RateLimiter
 from server.routes import ask, chat, completions, feedback, keys, mcp, ops, tools
 
@@ -69,20 +71,19 @@ def _error_response(request: Request, error: http.ServerError) -> JSONResponse:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(int(max(1, error.retry_after)))
-    return JSONResponse(error_body(error, request_id), status_code=error.status, headers=headers)
+    return JSONResponse(
+        http.error_body(error, request_id), status_code=error.status, headers=headers
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     async def ours(request: Request, exc: Exception) -> JSONResponse:
-        return _error_response(request, to_server_error(exc))
+        return _error_response(request, http.to_server_error(exc))
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-            for e in exc.errors()[:5]
-        ]
-        return _error_response(request, http.BadRequest("; ".join(problems) or "invalid request"))
+        described = ArgumentError.from_errors(list(exc.errors()))
+        return _error_response(request, http.BadRequest(str(described)))
 
     async def starlette_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -140,7 +141,7 @@ def create_app(
 
     app = FastAPI(
         title="docsagent",
-        version="0.1.0",
+        version=version(),
         description="Documentation agent: chat, GitBook-compatible ask proxy, key API, MCP.",
         lifespan=lifespan,
         docs_url="/docs",
@@ -169,14 +170,28 @@ def create_app(
     return app
 
 
+# every option `add_api_route` takes that an APIRoute keeps as an attribute of the same name
+_ROUTE_OPTIONS = tuple(
+    name
+    for name in inspect.signature(APIRouter.add_api_route).parameters
+    if name not in ("self", "path", "endpoint", "route_class_override")
+)
+
+
 def _add_routes(app: FastAPI, router: APIRouter) -> None:
-    """Put a router's routes on the app itself. `include_router` (FastAPI 0.16x) keeps the
-    router as one lazily resolved entry that every request passing it matches twice
-    through a context layer: ~15 µs on the authenticated key listing, 50 µs before the
-    `.md` catch-all. Our routers have no prefix, dependencies or lifespan, so their route
-    objects are the app's routes unchanged (and `app.dependency_overrides` does not apply
-    to them: tests build apps from real services instead)."""
-    app.router.routes.extend(router.routes)
+    """Put a router's routes on the app itself, rebuilt by `app.router.add_api_route` from
+    their own options. `include_router` (FastAPI 0.16x) keeps the router as one lazily
+    resolved entry that every request passing it matches twice through a context layer
+    (~15 µs on the authenticated key listing, 50 µs before the `.md` catch-all); appending
+    the router's route objects as they are avoids that but leaves them without the app as
+    their dependency-overrides provider, so `app.dependency_overrides` would not reach
+    them. Rebuilt on the app, a route is both: matched once, and overridable."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            options = {name: getattr(route, name) for name in _ROUTE_OPTIONS}
+            app.router.add_api_route(route.path, route.endpoint, **options)
+        else:
+            app.router.routes.append(route)
 
 
 def _docs_routes_last(app: FastAPI) -> None:

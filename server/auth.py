@@ -38,11 +38,6 @@ def extract_key(headers: Mapping[str, str]) -> str | None:
     return api_key or None
 
 
-def admin_owners(settings: Settings) -> frozenset[str]:
-    """Owners allowed to read insights: the bootstrap owner and DOCSAGENT_ADMINS."""
-    return _admins(settings.admins)
-
-
 def _authenticate_blocking(
     secret: str, keys: KeyManager, settings: Settings, limiter: RateLimiter, client: str
 ) -> Principal:

@@ -1,6 +1,8 @@
 """Every FastAPI dependency, as `Annotated[..., Depends(...)]` aliases. Objects built at
-start-up live on `app.state`; tests pass real services to `create_app(services=...)`
-(the routes sit on the app itself, where `app.dependency_overrides` does not reach).
+start-up live on `app.state`; tests pass real services to `create_app(services=...)` or
+replace any dependency below with `app.dependency_overrides[get_x] = ...` (every route,
+the key listing included, declares what it uses; docs/contracts.md lists what each one
+replaces).
 
 Dependencies are `async def`: FastAPI runs a plain `def` dependency in the thread pool,
 and a thread hop per trivial lookup costs more than a cached key verification. The
@@ -100,8 +102,10 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 class Caller(NamedTuple):
-    """The key store and the authenticated caller acting on it (the key API's one
-    dependency: each dependency FastAPI solves costs ~10 µs on the hot listing route)."""
+    """The key store and the authenticated caller acting on it: the key API's one
+    dependency (each dependency FastAPI solves costs 10-25 µs on the hot listing route, so
+    it resolves the caller itself instead of depending on `get_principal`; override
+    `get_caller` to replace both for the key API)."""
 
     keys: KeyManager
     principal: Principal

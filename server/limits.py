@@ -19,8 +19,7 @@ import re
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.errors import BadRequest, ServerError
-from server.problems import error_body
+from server.errors import BadRequest, ServerError, error_body
 
 log = logging.getLogger("docsagent.limits")
 # answered from memory in microseconds: nothing to cancel, so no watcher task for them

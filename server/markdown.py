@@ -11,9 +11,9 @@ from urllib.parse import quote, urlsplit
 
 from agent.links import is_safe_url, safe_links
 from agent.models import Answer
+from agent.pages import strip_upstream
 
 PLACEHOLDERS = frozenset({"", "<question>", "{question}", "question", "<q>", "?"})
-_FOOTER = re.compile(r"^#{1,3} Agent Instructions\b.*", re.MULTILINE | re.DOTALL)
 _MD_LINK = re.compile(r"\]\((?P<url>[^)\s]+)\)")
 
 
@@ -47,15 +47,6 @@ def rewrite_links(markdown: str, site_url: str, base: str) -> str:
     return _MD_LINK.sub(
         lambda m: f"]({local_md_url(m.group('url'), site_url, base)})", safe_links(markdown)
     )
-
-
-def strip_upstream(markdown: str) -> str:
-    """The page without a GitBook pointer line and "Agent Instructions" footer."""
-    lines = markdown.lstrip("\ufeff").splitlines()
-    if lines and lines[0].startswith(">") and "llms" in lines[0].lower():
-        lines = lines[1:]
-    body = "\n".join(lines)
-    return _FOOTER.sub("", body).rstrip()
 
 
 def pointer_line(base: str) -> str:

@@ -18,8 +18,12 @@ In memory:
 - Per-key traffic is counted against a lease, but only far from the limit: while the
   shared row (as of this worker's last sync) leaves at least LEASE_MIN_LEFT (4,096)
   requests, a worker counts up to 1/64 of what is left on its own, for at most a second,
-  then adds them to the shared row and reads the total back. Any limit of 4,096 a minute
-  or less (the default is 600) is therefore exact across workers: every request syncs.
+  then adds them to the shared row and reads the total back. Leases sync together: when
+  one falls due, one request is sent to sync, and it writes every lease of this worker
+  with hits to add in one transaction (at a minute boundary, two), so 100 busy keys cost
+  one write a second, not 100 racing for SQLite's write lock (its busy handler sleeps up
+  to 100 ms). Any limit of 4,096 a minute or less (the default is 600) is therefore
+  exact across workers: every request syncs.
   Above that, a burst that spends most of the limit within one second may overshoot by at
   most 1/64 of the limit per other worker; a crashed worker forgets its unsynced hits.
 - Failed-auth counts are remembered per address, tagged with the `auth_failures` epoch
@@ -43,6 +47,7 @@ from agent.bounded import put_bounded
 from agent.epochs import AUTH_FAILURES, EpochReader, bump
 from agent.errors import BackendError
 from server.errors import TooManyRequests, Unavailable
+from server.tables import rate_limits_table
 
 WINDOW_SECONDS = 60
 LEASE_MIN_LEFT = 4096  # count locally only while at least this many requests are left
@@ -50,13 +55,6 @@ LEASE_SHARE = 64  # …and at most 1/LEASE_SHARE of them between syncs
 SYNC_SECONDS = 1.0  # …and for at most this long
 MAX_TRACKED = 10_000  # buckets remembered in memory (oldest forgotten first)
 
-rate_limits_table = sa.Table(
-    "rate_limits",
-    sa.MetaData(),
-    sa.Column("bucket", sa.String(160), primary_key=True),
-    sa.Column("window", sa.BigInteger, primary_key=True),
-    sa.Column("count", sa.Integer, nullable=False),
-)
 _T = rate_limits_table.c
 
 
@@ -132,6 +130,7 @@ class RateLimiter:
         self._leases: dict[str, _Lease] = {}
         self._known: dict[str, _Known] = {}
         self._lock = threading.Lock()
+        self._sync_sent = False  # a request is on its way to sync every due lease
 
     def close(self) -> None:
         self._epochs.close()
@@ -152,42 +151,70 @@ class RateLimiter:
             left = limit - _estimate(lease.shared, lease.previous, weight)
             if left < LEASE_MIN_LEFT or lease.unsynced + 1 > left / LEASE_SHARE:
                 return False
-            if not lease.syncing and self._monotonic() - lease.synced_at >= SYNC_SECONDS:
-                lease.syncing = True
+            if not self._sync_sent and self._due(lease, self._monotonic()):
+                self._sync_sent = lease.syncing = True  # this request syncs them all
                 return False
             lease.unsynced += 1
             return True
 
+    @staticmethod
+    def _due(lease: _Lease, now: float) -> bool:
+        return not lease.syncing and now - lease.synced_at >= SYNC_SECONDS
+
     def hit(self, bucket: str, limit: int) -> None:
         """Count one request in `bucket` (and any hits leased since the last sync) in the
-        shared counter; 429 once more than `limit` fall in the last minute."""
+        shared counter, syncing with it every other lease that has hits to add (one of an
+        older minute adds them to that minute and starts this one); 429 once more than
+        `limit` fall in the last minute."""
         if limit <= 0:
             return
         window, now, weight = self._window()
         with self._lock:
             lease = self._leases.get(bucket)
-            taken = lease.unsynced if lease is not None else 0
+            sender = lease is not None and lease.syncing  # try_hit sent this request
+            # every lease with hits to add rides along, due or not yet: then they all fall
+            # due together again, and one request a second syncs them all
+            riding = {
+                name: other
+                for name, other in self._leases.items()
+                if other.unsynced > 0 and not other.syncing and name != bucket
+            }
             if lease is not None:
-                lease.unsynced = 0
+                riding[bucket] = lease
+            taken = {name: (other.window, other.unsynced) for name, other in riding.items()}
+            for other in riding.values():
+                other.unsynced, other.syncing = 0, True
+        earlier: dict[int, dict[str, int]] = {}  # hits of older minutes, by minute
+        for name, (seen, count) in taken.items():
+            if seen != window and count:
+                earlier.setdefault(seen, {})[name] = count
+        now_counts = {name: 0 if seen != window else count for name, (seen, count) in taken.items()}
+        now_counts[bucket] = now_counts.get(bucket, 0) + 1
         try:
-            if lease is not None and lease.window != window and taken:
-                self._increment(bucket, lease.window, taken)  # hits of an older minute
-                taken = 0
-            current, previous = self._increment(bucket, window, taken + 1)
+            for minute, counts in earlier.items():
+                self._increment_many(minute, counts)
+            totals = self._increment_many(window, now_counts)
         except Unavailable:
-            with self._lock:
-                if lease is not None:  # keep the hits for the next sync
-                    lease.unsynced += taken
-                    lease.syncing = False
+            with self._lock:  # keep the hits for the next sync
+                for name, (_, count) in taken.items():
+                    if (kept := self._leases.get(name)) is not None:
+                        kept.unsynced += count
+                        kept.syncing = False
+                self._sync_sent = self._sync_sent and not sender
             raise
         with self._lock:
-            lease = self._leases.get(bucket)
-            if lease is None or lease.window != window:
-                fresh = _Lease(window, current, previous, 0, self._monotonic())
-                put_bounded(self._leases, bucket, fresh, MAX_TRACKED)
-            else:  # hits counted here during the sync stay in `unsynced`
-                lease.shared, lease.previous = current, previous
-                lease.synced_at, lease.syncing = self._monotonic(), False
+            now = self._monotonic()
+            for name, (current, previous) in totals.items():
+                kept = self._leases.get(name)
+                if kept is None or kept.window != window:
+                    fresh = _Lease(window, current, previous, 0, now)
+                    put_bounded(self._leases, name, fresh, MAX_TRACKED)
+                else:  # hits counted here during the sync stay in `unsynced`
+                    kept.shared, kept.previous = current, previous
+                    kept.synced_at, kept.syncing = now, False
+            if sender:
+                self._sync_sent = False
+        current, previous = totals[bucket]
         if _estimate(current, previous, weight) > limit:
             raise TooManyRequests(
                 "too many requests; slow down",
@@ -261,39 +288,50 @@ class RateLimiter:
         return window, now, _weight(now, window)
 
     @staticmethod
-    def _previous(conn: sa.Connection, bucket: str, window: int) -> int:
-        value = conn.execute(
-            sa.select(_T.count).where(_T.bucket == bucket, _T.window == window - 1)
-        ).scalar()
-        return int(value or 0)
+    def _previous(conn: sa.Connection, buckets: list[str], window: int) -> dict[str, int]:
+        """The previous window's counts of `buckets` (absent ones are 0)."""
+        rows = conn.execute(
+            sa.select(_T.bucket, _T.count).where(_T.bucket.in_(buckets), _T.window == window - 1)
+        )
+        return {bucket: int(count) for bucket, count in rows}
 
     def _increment(
         self, bucket: str, window: int, amount: int, *, announce: str | None = None
     ) -> tuple[int, int]:
         """Add `amount` hits; (this window's count, the previous window's count)."""
-        stmt = (
-            self._insert(rate_limits_table)
-            .values(bucket=bucket, window=window, count=amount)
-            .on_conflict_do_update(
-                index_elements=[_T.bucket, _T.window], set_={"count": _T.count + amount}
-            )
-            .returning(_T.count)
-        )
+        return self._increment_many(window, {bucket: amount}, announce=announce)[bucket]
+
+    def _increment_many(
+        self, window: int, amounts: dict[str, int], *, announce: str | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Add hits to several buckets in one transaction; per bucket (this window's
+        count, the previous window's count)."""
+        counts: dict[str, int] = {}
         try:
             with self._engine.begin() as conn:
-                count = int(conn.execute(stmt).scalar_one())
-                if count == amount:  # first hits of a new window: drop windows before the last
-                    conn.execute(
-                        rate_limits_table.delete().where(
-                            _T.bucket == bucket, _T.window < window - 1
+                for bucket, amount in amounts.items():
+                    stmt = (
+                        self._insert(rate_limits_table)
+                        .values(bucket=bucket, window=window, count=amount)
+                        .on_conflict_do_update(
+                            index_elements=[_T.bucket, _T.window],
+                            set_={"count": _T.count + amount},
                         )
+                        .returning(_T.count)
                     )
-                previous = self._previous(conn, bucket, window)
+                    counts[bucket] = int(conn.execute(stmt).scalar_one())
+                    if counts[bucket] == amount:  # a new window: drop windows before the last
+                        conn.execute(
+                            rate_limits_table.delete().where(
+                                _T.bucket == bucket, _T.window < window - 1
+                            )
+                        )
+                previous = self._previous(conn, list(amounts), window)
                 if announce is not None:
                     bump(conn, announce)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
-        return count, previous
+        return {bucket: (count, previous.get(bucket, 0)) for bucket, count in counts.items()}
 
     def _count(self, bucket: str, window: int) -> tuple[int, int]:
         try:
@@ -301,7 +339,7 @@ class RateLimiter:
                 value = conn.execute(
                     sa.select(_T.count).where(_T.bucket == bucket, _T.window == window)
                 ).scalar()
-                previous = self._previous(conn, bucket, window)
+                previous = self._previous(conn, [bucket], window).get(bucket, 0)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable("rate-limit store unavailable") from exc
         return int(value or 0), previous

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent.errors import BackendError
 from agent.keys.base import AuditEvent
-from agent.keys.tables import audit_table
+from agent.tables import audit_table
 
 EVENTS = ("created", "updated", "rotated", "revoked")
 

@@ -1,5 +1,5 @@
 """In-memory copies of verified keys and of owners' key listings, valid for one `keys`
-epoch (see `agent/epochs.py`).
+epoch (see `agent/epochs.py`); a listing also for one usage epoch of its owner.
 
 Every key change, in any worker, bumps the epoch in its own transaction, and every cached
 value is tagged with the epoch read *before* the database read that produced it; a value
@@ -47,7 +47,7 @@ class KeyCache:
 
     def __init__(self, max_verified: int = MAX_VERIFIED, max_listings: int = MAX_LISTINGS) -> None:
         self._verified: dict[bytes, VerifiedKey] = {}
-        self._listings: dict[str, tuple[int, tuple[APIKeyRecord, ...]]] = {}
+        self._listings: dict[str, tuple[tuple[int, int], tuple[APIKeyRecord, ...]]] = {}
         self._max_verified = max_verified
         self._max_listings = max_listings
         self._lock = threading.Lock()
@@ -68,10 +68,11 @@ class KeyCache:
         with self._lock:
             put_bounded(self._verified, entry.digest, entry, self._max_verified)
 
-    def listing(self, owner: str, epoch: int) -> tuple[APIKeyRecord, ...] | None:
-        """The owner's cached listing if it is from `epoch`: the same tuple object for as
-        long as the listing is unchanged (callers may memoise what they derive from it)."""
-        if epoch < 0:
+    def listing(self, owner: str, epoch: tuple[int, int]) -> tuple[APIKeyRecord, ...] | None:
+        """The owner's cached listing if it is from `epoch` (keys epoch, owner's usage
+        epoch): the same tuple object for as long as the listing is unchanged (callers may
+        memoise what they derive from it)."""
+        if epoch[0] < 0:
             return None
         with self._lock:
             cached = self._listings.get(owner)
@@ -79,8 +80,10 @@ class KeyCache:
             return None
         return cached[1]
 
-    def remember_listing(self, owner: str, epoch: int, records: list[APIKeyRecord]) -> None:
-        if epoch < 0:
+    def remember_listing(
+        self, owner: str, epoch: tuple[int, int], records: list[APIKeyRecord]
+    ) -> None:
+        if epoch[0] < 0:
             return
         with self._lock:
             put_bounded(self._listings, owner, (epoch, tuple(records)), self._max_listings)

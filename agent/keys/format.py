@@ -1,4 +1,5 @@
-"""What a key and a key name look like: generation, checksum, masking, name rules.
+"""What a key and a key name look like: generation, checksum, masking, name rules, and
+the model-safe view of a key record (`safe_view`: id, name, masked key, status).
 
 A local key is `<prefix><33 base62 chars = 192 random bits><6 base62 chars of CRC32>`,
 e.g. `dak_3Vf…Qx9` (GitHub's token format). The CRC32 covers prefix + body, so a
@@ -12,8 +13,11 @@ import secrets
 import unicodedata
 import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from agent.errors import KeyNameError
+from agent.keys.base import APIKeyRecord
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_BYTES = 24  # 192 bits from `secrets`
@@ -100,3 +104,28 @@ def clean_name(name: str) -> str:
                 "use printable characters only"
             )
     return cleaned
+
+
+DELIVERY_NOTE = "The new secret was shown to the user once; it is not available to you."
+
+
+def status_of(record: APIKeyRecord, now: datetime | None = None) -> str:
+    """revoked / disabled / expired / active."""
+    if record.removed:
+        return "revoked"
+    if not record.enabled:
+        return "disabled"
+    if record.expiration_date is not None and record.expiration_date <= (now or datetime.now(UTC)):
+        return "expired"
+    return "active"
+
+
+def safe_view(record: APIKeyRecord) -> dict[str, Any]:
+    """The model-safe form of a key record: id, name, masked key, status, expiration."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "masked_key": record.api_key,
+        "status": status_of(record),
+        "expiration_date": record.expiration_date.isoformat() if record.expiration_date else None,
+    }

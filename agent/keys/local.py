@@ -3,7 +3,9 @@
 Verification is checksum → HMAC digest → one indexed lookup → enabled / expired /
 revoked / secret still valid, and every failure is the same `AuthenticationError`.
 Verified keys and listings are kept in memory for one `keys` epoch (`agent/keys/cache.py`):
-every write below bumps it in its own transaction, so no worker serves a stale key.
+every write below bumps it in its own transaction, so no worker serves a stale key. A
+listing is also tagged with its owner's usage epoch, which the batched `last_used_at`
+writes bump (`agent/keys/usage.py`) without retiring anyone's verified keys.
 Changes use `UPDATE … WHERE version = :seen` in one transaction with their audit event,
 so of two concurrent rotations of one key exactly one wins and the other gets
 `KeyConflictError` naming the key (on SQLite and PostgreSQL alike).
@@ -34,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from agent.config import AgentSettings
-from agent.epochs import KEYS, EpochReader, bump
+from agent.epochs import KEYS, EpochReader, bump, usage_epoch
 from agent.errors import (
     AuthenticationError,
     BackendError,
@@ -47,8 +49,8 @@ from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, BulkChange, Channe
 from agent.keys.cache import KeyCache, VerifiedKey
 from agent.keys.format import clean_name, generate_key, mask_secret, masked, parse_key
 from agent.keys.pepper import digest, load_pepper
-from agent.keys.tables import keys_table, secrets_table
 from agent.keys.usage import UsageRecorder
+from agent.tables import keys_table, secrets_table
 
 MAX_GRACE_SECONDS = 24 * 3600
 K, S = keys_table.c, secrets_table.c
@@ -133,7 +135,7 @@ class LocalKeyManager:
             raise AuthenticationError()
         last_used = row.last_used_at
         if UsageRecorder.due(last_used, now):
-            self._usage.note(row.id, now)
+            self._usage.note(row.id, row.owner, now)
             last_used = now  # what the batch will write; not due again for a minute
         principal = Principal(owner=row.owner, key_id=row.id, key_version=row.version)
         self._cache.remember(
@@ -164,7 +166,7 @@ class LocalKeyManager:
     ) -> builtins.list[APIKeyRecord]:
         """The owner's keys that are not revoked, oldest first, masked."""
         self._usage.flush()
-        epoch = self._epochs.read(KEYS)
+        epoch = self._listing_epoch(owner)
         cached = self._cache.listing(owner, epoch)
         if cached is not None:
             return builtins.list(cached)
@@ -182,7 +184,11 @@ class LocalKeyManager:
         """`list` from memory plus one epoch read, or None (see `verify_cached`)."""
         if not self._epochs.inline or self._usage.pending:
             return None
-        return self._cache.listing(owner, self._epochs.read(KEYS))
+        return self._cache.listing(owner, self._listing_epoch(owner))
+
+    def _listing_epoch(self, owner: str) -> tuple[int, int]:
+        """What an owner's listing depends on: any key change, and uses of their keys."""
+        return self._epochs.read(KEYS), self._epochs.read(usage_epoch(owner))
 
     def get(self, owner: str, key_id: str, *, principal: Principal | None = None) -> APIKeyRecord:
         """One of the owner's keys (revoked ones included); another owner's key is not found."""

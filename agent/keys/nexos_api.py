@@ -19,7 +19,7 @@ from agent.errors import (
     AuthenticationError,
     BackendError,
     KeyConflictError,
-    KeyError_,
+    KeyManagementError,
     KeyNameError,
     KeyNameTakenError,
     KeyNotFoundError,
@@ -32,7 +32,7 @@ from agent.keys.format import mask_secret
 
 def error_for(
     response: httpx.Response, credential: str, names: bool, ref: APIKeyRecord | None
-) -> KeyError_:
+) -> KeyManagementError:
     status = response.status_code
     detail = message(response).replace(credential, "…")
     key = f"API key '{ref.name}' ({ref.id})" if ref else "API key"

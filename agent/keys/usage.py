@@ -2,8 +2,10 @@
 
 Verification must stay a read: uses are noted in memory and written in one statement per
 batch (every `interval` seconds or `max_pending` keys), and before this process reads
-records, so its own listings are exact. Another worker sees a use within `interval`
-seconds of the next batch; a crash loses at most that batch's timestamps.
+records, so its own listings are exact. A batch bumps the usage epoch of each owner whose
+keys it touched (never the `keys` epoch: verified keys stay cached, see `agent/epochs.py`),
+so another worker's listing of those owners shows the use within `interval` seconds; a
+crash loses at most that batch's timestamps.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, bindparam, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent.epochs import KEYS, bump
+from agent.epochs import bump_each, usage_epoch
 from agent.errors import BackendError
-from agent.keys.tables import keys_table
+from agent.tables import keys_table
 
 RESOLUTION = timedelta(minutes=1)
 _K = keys_table.c
@@ -41,11 +43,11 @@ class UsageRecorder:
         on_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._writer = writer
-        self._on_written = on_written  # after each batch commits (it bumped the epoch)
+        self._on_written = on_written  # after each batch commits (it bumped epochs)
         self._interval = interval
         self._max_pending = max_pending
         self._monotonic = monotonic
-        self._pending: dict[str, datetime] = {}
+        self._pending: dict[str, tuple[str, datetime]] = {}  # key id → (owner, first use)
         self._last_flush = monotonic()
         self._lock = threading.Lock()
 
@@ -53,10 +55,10 @@ class UsageRecorder:
     def due(last_used_at: datetime | None, now: datetime) -> bool:
         return last_used_at is None or now - last_used_at >= RESOLUTION
 
-    def note(self, key_id: str, now: datetime) -> None:
+    def note(self, key_id: str, owner: str, now: datetime) -> None:
         """Remember a use (the first in this batch wins); write the batch when it is due."""
         with self._lock:
-            self._pending.setdefault(key_id, now)
+            self._pending.setdefault(key_id, (owner, now))
             due = (
                 len(self._pending) >= self._max_pending
                 or self._monotonic() - self._last_flush >= self._interval
@@ -78,12 +80,13 @@ class UsageRecorder:
             return
         rows = [
             {"key_id": key_id, "used": used, "cutoff": used - RESOLUTION}
-            for key_id, used in batch.items()
+            for key_id, (_owner, used) in batch.items()
         ]
         try:
             with self._writer.begin() as connection:
                 connection.execute(_TOUCH, rows)
-                bump(connection, KEYS)  # cached listings show last_used_at
+                # these owners' cached listings show last_used_at: retire them, only them
+                bump_each(connection, (usage_epoch(owner) for owner, _ in batch.values()))
         except SQLAlchemyError as exc:
             raise BackendError(f"cannot record key use: {type(exc).__name__}") from exc
         self._on_written()

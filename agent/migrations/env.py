@@ -1,13 +1,9 @@
-"""Alembic environment: runs on the connection `agent.db.migrate` hands over (no alembic.ini)."""
+"""Alembic environment of the agent's tables: runs on the connection `agent.db.upgrade`
+hands over (no alembic.ini), compared against `agent.tables.metadata`."""
 
 from __future__ import annotations
 
-from alembic import context
+from agent.db import run_env
+from agent.tables import metadata
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("run migrations through agent.db.migrate(engine)")
-
-context.configure(connection=connection, target_metadata=None, render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_env(metadata)

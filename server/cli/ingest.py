@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ingest.embed import make_embeddings
-from ingest.errors import IndexError_
+from ingest.errors import DocIndexError
 from ingest.pipeline import ingest_sync
 from ingest.report import IngestReport
 from ingest.store import DocIndex, open_index
@@ -115,7 +115,7 @@ def search(
     with friendly_errors():
         index = _open(settings)
         if index.count() == 0:
-            raise IndexError_("the index is empty: run `docsagent ingest` first")
+            raise DocIndexError("the index is empty: run `docsagent ingest` first")
         hits = index.search(query, k=k)
         if as_json:
             rows = [

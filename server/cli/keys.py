@@ -17,7 +17,8 @@ import typer
 
 from agent.keys.base import LOCAL_OWNER, KeyManager
 from agent.keys.factory import make_key_manager
-from agent.keys.tools import resolve_key, status_of
+from agent.keys.format import status_of
+from agent.keys.lookup import resolve_key
 from server.cli.common import friendly_errors, load_settings
 
 ROTATE_WARNING = "the current key will be permanently disabled and replaced with a new one"

@@ -8,7 +8,6 @@ as GitBook does, because many agents discard 404 bodies. `?ask=` goes through th
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated, NoReturn
 from urllib.parse import urlsplit
 
@@ -20,15 +19,17 @@ from starlette.routing import Match, Route
 
 from agent.errors import QuestionError, UpstreamError
 from agent.limits import MAX_QUESTION_CHARS, MAX_URL_CHARS
+from agent.pages import body, titles
 from agent.redact import redact
-from agent.service import AgentServices
+from agent.toolbox import docs
+from agent.toolbox.registry import ToolCall, invoke
 from ingest.cache import DocsCache
-from ingest.errors import FetchError
 from ingest.llms_txt import LlmsEntry, parse_llms_txt, render_llms_txt
 from server import markdown as md
 from server.config import Settings
-from server.deps import AnsweringDep, OptionalPrincipal, ServicesDep, SettingsDep, doc_index
+from server.deps import AnsweringDep, OptionalPrincipal, ServicesDep, SettingsDep
 from server.errors import BadRequest, NotFound
+from server.toolhost import ServerHost
 
 router = APIRouter(tags=["docs (GitBook-compatible)"])
 MARKDOWN = "text/markdown; charset=utf-8"
@@ -55,36 +56,6 @@ def _site(settings: Settings) -> str:
     return settings.site_url.rstrip("/")
 
 
-def _page_map(services: AgentServices) -> dict[str, str]:
-    """Ingested page URL → title."""
-    return {page.url: page.title for page in doc_index(services).pages()}
-
-
-def _page_body(settings: Settings, services: AgentServices, url: str) -> str:
-    try:
-        cached = DocsCache(settings.docs_cache).read(url)
-    except FetchError:  # not a page the cache can hold: its chunks are the page
-        cached = None
-    if cached is not None:
-        return cached
-    chunks = sorted(services.index.page_chunks(url), key=lambda c: c.position)
-    return "\n\n".join(chunk.text for chunk in chunks)
-
-
-def _closest(
-    services: AgentServices, pages: dict[str, str], path: str, site: str, base: str
-) -> list[tuple[str, str]]:
-    by_path = {urlsplit(url).path.strip("/"): url for url in pages}
-    names = difflib.get_close_matches(path.strip("/"), list(by_path), n=5, cutoff=0.3)
-    urls = [by_path[name] for name in names]
-    if len(urls) < 3:
-        words = path.replace("/", " ").replace("-", " ")
-        for hit in services.index.search(words, k=5):
-            if hit.chunk.page_url not in urls:
-                urls.append(hit.chunk.page_url)
-    return [(pages.get(u, u), md.local_md_url(u, site, base)) for u in urls[:5]]
-
-
 def _markdown(text: str, *, noindex: bool = False) -> Response:
     headers = {"X-Robots-Tag": "noindex"} if noindex else {}
     return Response(text, media_type=MARKDOWN, headers=headers)
@@ -98,7 +69,7 @@ async def llms_txt(
     base, site = base_url(request, settings), _site(settings)
 
     def build() -> str:
-        pages = _page_map(services)
+        pages = titles(services)
         host = urlsplit(site).hostname or ""
         upstream = DocsCache(settings.docs_cache).llms_txt(host) or ""
         title = next(
@@ -134,14 +105,11 @@ async def llms_full(
     base, site = base_url(request, settings), _site(settings)
 
     def build() -> str:
-        urls = sorted(_page_map(services))
+        urls = sorted(titles(services))
         chosen = urls[(batch - 1) * FULL_BATCH : batch * FULL_BATCH]
         if batch < 1 or (batch > 1 and not chosen):
             raise NotFound(f"llms-full.txt has no batch {batch}")
-        docs = [
-            md.rewrite_links(md.strip_upstream(_page_body(settings, services, u)), site, base)
-            for u in chosen
-        ]
+        docs = [md.rewrite_links(body(services, u), site, base) for u in chosen]
         text = "\n\n---\n\n".join(docs)
         if len(urls) > batch * FULL_BATCH:
             text += f"\n\n[Next Page]({base}/llms-full.txt/{batch + 1})\n"
@@ -170,10 +138,8 @@ async def page(
     md_url = f"{base}/{page_path}.md"
     if ask is not None:
         return await _ask(ask, goal, request, settings, answering, principal, md_url, base, site)
-    text = await anyio.to_thread.run_sync(
-        lambda: page_markdown(settings, services, base, page_path)
-    )
-    return _markdown(text)
+    call = ToolCall(services, principal, "rest", ServerHost(settings, base))
+    return _markdown((await invoke(docs.get_page, call, {"url": page_path})).rendered)
 
 
 def _no_route(request: Request, path: str) -> NoReturn:
@@ -189,19 +155,6 @@ def _no_route(request: Request, path: str) -> NoReturn:
         allow = ", ".join(sorted(allowed))
         raise StarletteHTTPException(405, "method not allowed", headers={"Allow": allow})
     raise NotFound(f"no route for /{path}")
-
-
-def page_markdown(settings: Settings, services: AgentServices, base: str, page_path: str) -> str:
-    """`<page>.md` as this server serves it, or the not-found text with the closest pages."""
-    site = _site(settings)
-    page_path = page_path.removesuffix(".md").strip("/") or "readme"
-    page_url, md_url = f"{site}/{page_path}", f"{base}/{page_path}.md"
-    pages = _page_map(services)
-    if page_url not in pages:
-        closest = _closest(services, pages, page_path, site, base)
-        return md.not_found_document(f"/{page_path}.md", closest, base)
-    body = _page_body(settings, services, page_url)
-    return md.page_document(body, md_url=md_url, site_url=site, base=base)
 
 
 async def _ask(

@@ -18,8 +18,7 @@ from agent.service import events_of
 from ingest.errors import IngestError
 from server.answering import Answering
 from server.deps import AnsweringDep, OptionalPrincipal
-from server.errors import ServerError, Unauthorized
-from server.problems import error_body, to_server_error
+from server.errors import ServerError, Unauthorized, error_body, to_server_error
 
 router = APIRouter(tags=["chat"])
 

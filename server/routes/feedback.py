@@ -3,54 +3,24 @@ reads (`GET /v1/insights`, admins only): what was asked, what the docs could not
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
-from agent.insights import InsightsStore
-from agent.keys.base import Principal
 from agent.service import AgentServices
+from agent.toolbox.docs import FeedbackArgs
 from server.deps import AdminPrincipal, InsightsDep, OptionalPrincipal, ServicesDep
-from server.errors import NotFound
 
 router = APIRouter(tags=["feedback"])
 
 
-class FeedbackRequest(BaseModel):
-    conversation_id: str = Field(..., min_length=1, max_length=64)
-    turn: int = Field(..., ge=0, le=100_000, description="0-based index of the answer.")
-    rating: Literal["up", "down"]
-    comment: str = Field("", max_length=2048)
-
-
-def save_feedback(
-    insights: InsightsStore,
-    principal: Principal | None,
-    *,
-    conversation_id: str,
-    turn: int,
-    rating: str,
-    comment: str,
-) -> None:
-    """Attach feedback to a recorded answer the caller may see (else 404)."""
-    record = insights.find_turn(conversation_id, turn)
-    caller = principal.owner if principal else None
-    if record is None or (record.owner is not None and record.owner != caller):
-        raise NotFound("no such answer in this conversation")
-    insights.add_feedback(
-        conversation_id=conversation_id, turn=turn, rating=rating, comment=comment, owner=caller
-    )
-
-
 @router.post("/v1/feedback")
 def feedback(
-    body: FeedbackRequest, insights: InsightsDep, principal: OptionalPrincipal
+    body: FeedbackArgs, insights: InsightsDep, principal: OptionalPrincipal
 ) -> dict[str, bool]:
     """Rate an answer up or down, with an optional comment (≤ 2,048 characters)."""
-    save_feedback(
-        insights,
-        principal,
+    insights.rate(
+        principal.owner if principal else None,
         conversation_id=body.conversation_id,
         turn=body.turn,
         rating=body.rating,

@@ -146,6 +146,21 @@ async def test_cache_hit_for_the_same_normalised_question(
         assert route.call_count == 2  # expired
 
 
+@pytest.mark.parametrize(("ttl", "calls"), [(3600.0, 1), (0.0, 2)])
+async def test_the_cache_ttl_is_the_setting(
+    real_index: Any, http_client: httpx.AsyncClient, ttl: float, calls: int
+) -> None:
+    settings = make_settings(fallback_enabled=True, fallback_cache_ttl_seconds=ttl)
+    services = build_services(settings, index=real_index, http_client=http_client)
+    with respx.mock() as router:
+        route = router.get(url__startswith=UPSTREAM).mock(
+            return_value=httpx.Response(200, text=GOOD)
+        )
+        for _ in range(2):
+            assert (await services.fallback.ask("How do I bill?", PAGE)).text
+    assert route.call_count == calls  # 0 turns the cache off
+
+
 async def test_upstream_failure_gives_none_with_closest_local_sources(
     real_index: Any, http_client: httpx.AsyncClient
 ) -> None:

@@ -31,7 +31,7 @@ async def test_docs_question_uses_search_and_cites(
     real_index: Any, http_client: httpx.AsyncClient
 ) -> None:
     model = scripted(
-        tool_call("search_docs", {"query": "rotate a key"}),
+        tool_call("searchDocumentation", {"query": "rotate a key"}),
         AIMessage(content="Choose Rotate in the API Keys tab [1]."),
     )
     services = _services(real_index, http_client, model)
@@ -230,7 +230,9 @@ def test_scripted_model_is_a_chat_model() -> None:
 async def test_a_model_that_keeps_calling_tools_is_stopped_at_the_cap(
     real_index: Any, http_client: httpx.AsyncClient
 ) -> None:
-    loop = [tool_call("search_docs", {"query": f"rotate {i}"}, f"call_{i}") for i in range(20)]
+    loop = [
+        tool_call("searchDocumentation", {"query": f"rotate {i}"}, f"call_{i}") for i in range(20)
+    ]
     model = scripted(*loop)
     services = build_services(
         make_settings(llm_max_tool_calls=3),

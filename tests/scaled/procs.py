@@ -28,10 +28,12 @@ def rotate_in_process(database_url: str, key_id: str, barrier: Any, out: Any) ->
 
 
 def migrate_in_process(database_url: str, barrier: Any, out: Any) -> None:
+    from server.db import migrate as migrate_all  # both packages' tables, as a worker does
+
     engine = make_engine(AgentSettings(database_url=database_url))
     try:
         barrier.wait(timeout=60)
-        migrate(engine)
+        migrate_all(engine)
         out.put("ok")
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test
         out.put(f"{type(exc).__name__}: {exc}")

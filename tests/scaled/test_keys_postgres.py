@@ -12,12 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from agent.config import AgentSettings
-from agent.db import make_engine, migrate
+from agent.db import make_engine
 from agent.errors import KeyNotFoundError
 from agent.keys.base import KeyManager
 from agent.keys.factory import make_key_manager
 from agent.keys.local import LocalKeyManager
 from server.config import Settings
+from server.db import migrate
 from server.errors import TooManyRequests
 from server.ratelimit import RateLimiter
 from tests.agent.keys.racing import after, race_rotations, working
@@ -126,7 +127,7 @@ def test_four_processes_migrating_a_fresh_database_at_once(pg_url: str) -> None:
             versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
             tables = set(sa.inspect(conn).get_table_names())
         assert len(versions) == 1
-        assert {"api_keys", "api_key_secrets", "alembic_version"} <= tables
+        assert {"api_keys", "api_key_secrets", "alembic_version", "rate_limits"} <= tables
         keys = make_key_manager(
             AgentSettings(database_url=pg_url, key_pepper=PEPPER), engine=engine
         )
@@ -150,6 +151,13 @@ def test_cached_keys_and_leased_limits_across_two_workers_on_postgres(
         for _ in range(3):
             assert keys.verify(secret).owner == "alice"
         assert [r.name for r in keys.list("alice")] == ["Production"]
+        assert keys.list("alice")[0].last_used_at is not None  # written first: a new epoch row
+        spare, spare_secret = keys.create("alice", "Spare")
+        assert keys.list("alice")[1].last_used_at is None  # cached now
+        other.verify(remember_secret(spare_secret))
+        other.close()  # another batch for alice: the usage epoch row is bumped in place
+        assert keys.list("alice")[1].last_used_at is not None
+        keys.revoke("alice", spare.id)
         other.create("alice", "Second")
         assert [r.name for r in keys.list("alice")] == ["Production", "Second"]
         other.revoke("alice", record.id)

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,9 +156,9 @@ def serve_in_thread(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture
-def live_server(settings: Settings, services: AgentServices) -> Iterator[LiveServer]:
-    """The real app on a real uvicorn server (loopback only)."""
+@contextmanager
+def serving(settings: Settings, services: AgentServices) -> Iterator[LiveServer]:
+    """The real app on a real uvicorn server (loopback only), stopped afterwards."""
     app = create_app(settings, services=services)
     server, thread, url = serve_in_thread(app)
     try:
@@ -166,3 +166,9 @@ def live_server(settings: Settings, services: AgentServices) -> Iterator[LiveSer
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def live_server(settings: Settings, services: AgentServices) -> Iterator[LiveServer]:
+    with serving(settings, services) as live:
+        yield live

@@ -135,7 +135,7 @@ async def test_tools_list_and_invoke(client: httpx.AsyncClient, alice: User, bob
     found = (
         await client.post("/v1/tools/searchDocumentation", json={"query": "rotate key"})
     ).json()
-    assert found["result"] and found["result"][0]["url"].startswith("http://127.0.0.1/")
+    assert found["result"]["results"][0]["url"].startswith("http://127.0.0.1/")
     assert_error(await client.post("/v1/tools/list_api_keys", json={}), 401, "unauthorized")
     assert_error(await client.post("/v1/tools/nope", json={}), 404, "not_found")
 

@@ -242,7 +242,7 @@ async def test_mcp_tool_errors_carry_our_message(
     caplog.set_level(logging.INFO)
     result = await call(live_server.url, "", "list_api_keys", {})
     assert result.is_error
-    assert "an API key is required" in texts(result)
+    assert "needs you to be signed in" in texts(result)  # our message, not the SDK's
     warnings = [r for r in caplog.records if r.name == "docsagent.mcp"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

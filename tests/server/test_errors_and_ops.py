@@ -225,7 +225,7 @@ def test_serve_command_runs_uvicorn_with_the_factory(monkeypatch: pytest.MonkeyP
 
 def test_key_name_errors_map_to_400_and_a_taken_name_to_409() -> None:
     from agent.errors import KeyNameError, KeyNameTakenError
-    from server.problems import to_server_error
+    from server.errors import to_server_error
 
     assert to_server_error(KeyNameError("the key name is required")).status == 400
     # the wording does not matter, the type does

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
+from sqlalchemy import event
 
-from agent.db import make_engine, migrate
+from agent.db import make_engine
 from agent.epochs import SQLITE_REUSE_SECONDS
 from server.config import Settings
+from server.db import migrate
 from server.errors import TooManyRequests
 from server.ratelimit import LEASE_MIN_LEFT, SYNC_SECONDS, RateLimiter
 
@@ -219,3 +222,58 @@ def test_retry_after_for_per_key_traffic(limiters: tuple[RateLimiter, RateLimite
         a.hit("key:u", 5)
     clock.now = start + retry
     a.hit("key:t", 5)
+
+
+def transactions_of(limiter: RateLimiter, work: Callable[[], None]) -> int:
+    """How many transactions `work` opens on the limiter's database."""
+    begun: list[object] = []
+
+    def count(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(limiter._engine, "begin", count)
+    try:
+        work()
+    finally:
+        event.remove(limiter._engine, "begin", count)
+    return len(begun)
+
+
+def test_due_leases_are_synced_together_in_one_transaction(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    """With many busy keys, one request a second writes every due lease (not one write per
+    key, racing for SQLite's write lock), and each key's count reaches the shared row."""
+    a, b, clock = limiters
+    busy = [f"key:busy-{i}" for i in range(5)]
+    for name in busy:
+        a.hit(name, 10_000)
+    assert all(a.try_hit(name, 10_000) for name in busy)
+    clock.now += SYNC_SECONDS
+    assert not a.try_hit(busy[0], 10_000)  # sent to sync…
+    assert all(a.try_hit(name, 10_000) for name in busy[1:])  # …so the others keep counting
+    assert transactions_of(a, lambda: a.hit(busy[0], 10_000)) == 1
+    for name in busy:  # 3 each in the shared row: the other worker's next one is the 4th
+        with pytest.raises(TooManyRequests):
+            b.hit(name, 3)
+    assert all(a.try_hit(name, 10_000) for name in busy)  # fresh leases, synced just now
+
+
+def test_at_a_minute_boundary_busy_leases_roll_over_together(
+    limiters: tuple[RateLimiter, RateLimiter, Clock],
+) -> None:
+    """The first request of a new minute adds every lease's hits to the minute they fell
+    in and starts this minute's leases, in two transactions, not one per key."""
+    a, b, clock = limiters
+    clock.now += 9.5  # 59.5 s into the minute
+    busy = [f"key:roll-{i}" for i in range(5)]
+    for name in busy:
+        a.hit(name, 10_000)  # (each also syncs the others' hits so far)
+    assert all(a.try_hit(name, 10_000) for name in busy)  # 2 each in this minute
+    clock.now += 1.0  # the next minute
+    assert not a.try_hit(busy[0], 10_000)
+    assert transactions_of(a, lambda: a.hit(busy[0], 10_000)) == 2
+    assert all(a.try_hit(name, 10_000) for name in busy[1:])  # this minute's leases
+    for name in busy[1:]:  # the old minute holds 2 (weighing 2 now) + the other's 1 = 3
+        with pytest.raises(TooManyRequests):
+            b.hit(name, 2)

@@ -50,7 +50,7 @@ async def test_oversized_body_is_413_before_parsing(client: httpx.AsyncClient) -
 
 async def test_long_tool_arguments_are_400(client: httpx.AsyncClient, alice: User) -> None:
     long_url = await client.post("/v1/tools/getPage", json={"url": "ab-" * 1000})
-    assert "longer than 2048" in assert_error(long_url, 400, "bad_request")["message"]
+    assert "at most 2048" in assert_error(long_url, 400, "bad_request")["message"]
     long_key = await client.post(
         "/v1/tools/rotate_api_key", json={"key": "k" * 301}, headers=alice.headers
     )

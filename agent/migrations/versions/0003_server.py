@@ -43,16 +43,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_feedback_at", "feedback", ["at"])
     op.create_index("ix_feedback_conversation_id", "feedback", ["conversation_id"])
-    op.create_table(
-        "rate_limits",
-        sa.Column("bucket", sa.String(160), primary_key=True),
-        sa.Column("window", sa.BigInteger, primary_key=True),
-        sa.Column("count", sa.Integer, nullable=False),
-    )
+    # rate_limits was created here too; it is the server's table now (server/migrations),
+    # and 0005 drops the copy databases made before that
 
 
 def downgrade() -> None:
-    op.drop_table("rate_limits")
     op.drop_index("ix_feedback_conversation_id", "feedback")
     op.drop_index("ix_feedback_at", "feedback")
     op.drop_table("feedback")

@@ -136,6 +136,31 @@ def test_a_listing_shows_when_a_key_was_last_used(
     assert keys.list("alice")[0].last_used_at is not None
 
 
+def test_another_workers_key_uses_leave_verified_keys_and_other_listings_cached(
+    keys: LocalKeyManager,
+    other_worker: LocalKeyManager,
+    make_key: MakeKey,
+    statements: StatementLog,
+) -> None:
+    """A batch of `last_used_at` writes (about one a second with many active keys) is not
+    a key change: this worker keeps its verified keys, and only the listings of the owners
+    whose keys were used are read again."""
+    _, alice_secret = make_key("alice", "Production")
+    _, bob_secret = make_key("bob", "Production")
+    warm(keys, alice_secret)
+    keys.list("alice")
+    keys.list("bob")
+    other_worker.verify(bob_secret)
+    other_worker.close()  # writes the noted use
+    a_moment_later()
+    statements.statements.clear()
+    assert keys.verify_cached(alice_secret) is not None
+    assert keys.list_cached("alice") is not None
+    assert keys.list_cached("bob") is None  # bob's listing shows his key's use
+    assert keys.list("bob")[0].last_used_at is not None
+    assert not [s for s in statements.statements if "api_key_secrets" in s]
+
+
 def test_a_listing_shows_this_workers_own_use_at_once(
     keys: LocalKeyManager, make_key: MakeKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,7 +1,7 @@
 """conversation read tokens: an anonymous conversation is opened only with its token
 
-Revision ID: 0005_conversation_tokens
-Revises: 0004_epochs
+Revision ID: 0006_conversation_tokens
+Revises: 0005_rate_limits_moved
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_conversation_tokens"
-down_revision = "0004_epochs"
+revision = "0006_conversation_tokens"
+down_revision = "0005_rate_limits_moved"
 branch_labels = None
 depends_on = None
 
