@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from agent.links import is_safe_url, safe_links
@@ -32,13 +31,6 @@ def local_md_url(url: str, site_url: str, base: str) -> str:
         path = (path or "/readme") + ".md"
     anchor = f"#{parts.fragment}" if parts.fragment else ""
     return f"{base}{path}{anchor}"
-
-
-def search_hit(item: dict[str, Any], site_url: str, base: str) -> dict[str, Any]:
-    """A docs search result as it leaves the server: this server's URL, safe links only."""
-    text = item.get("text")
-    safe = {"text": safe_links(text)} if isinstance(text, str) else {}
-    return {**item, "url": local_md_url(item["url"], site_url, base), **safe}
 
 
 def rewrite_links(markdown: str, site_url: str, base: str) -> str:

@@ -99,18 +99,3 @@ async def test_llms_files_after_a_local_ingest(tmp_path: Path) -> None:
         assert "file:" not in body and str(tmp_path) not in body
     assert "http://127.0.0.1/mydocs/intro.md" in index.text
     assert "Run the installer." in full.text and "Run the installer." in page.text
-
-
-def test_search_results_leave_with_safe_links_only() -> None:
-    """searchDocumentation (REST and MCP) hands out page text: an ingested page's
-    `javascript:` link keeps its text and loses its destination."""
-    from server.markdown import search_hit
-
-    site, base = "https://docs.nexos.ai", "http://127.0.0.1:8000"
-    hit = search_hit(
-        {"url": f"{site}/a#b", "text": "See [x](javascript:alert(1)) and [y](https://ok.test)."},
-        site,
-        base,
-    )
-    assert hit["url"] == f"{base}/a.md#b"
-    assert hit["text"] == "See x and [y](https://ok.test)."
