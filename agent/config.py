@@ -24,6 +24,12 @@ class AgentSettings(IngestSettings):
         "https://docs.nexos.ai", description="Docs site whose '<page>.md?ask=' is the fallback."
     )
     upstream_timeout: float = Field(10.0, gt=0, description="Seconds per fallback request.")
+    upstream_deadline: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Seconds one fallback may take in total, retries included.",
+    )
     fallback_enabled: bool = Field(True, description="Ask the docs site when local docs miss.")
     fallback_cache_ttl_seconds: float = Field(
         3600.0, ge=0, description="How long a docs-site answer is reused; 0 = not cached."

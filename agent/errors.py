@@ -39,6 +39,12 @@ class QuestionError(AgentError):
     """The question cannot be answered as asked (empty or too long)."""
 
 
+UNREACHABLE_CAUSES = frozenset(
+    {"timeout", "deadline", "connect", "transport", "http_status", "circuit_open"}
+)
+UPSTREAM_CAUSES = (*sorted(UNREACHABLE_CAUSES), "garbage", "too_large", "no_answer")
+
+
 class ArgumentError(AgentError):
     """A tool's arguments do not fit its argument model; the message names each problem."""
 
@@ -55,11 +61,27 @@ class ArgumentError(AgentError):
 
 
 class UpstreamError(AgentError):
-    """The docs site's ask endpoint failed."""
+    """The docs site's ask endpoint failed; `cause` names why, for metrics and answers:
+    timeout, deadline, connect, transport, http_status, garbage, too_large, no_answer,
+    circuit_open."""
+
+    cause = "error"
+
+    def __init__(self, message: str, *, cause: str | None = None) -> None:
+        super().__init__(message)
+        if cause is not None:
+            self.cause = cause
+
+    @property
+    def unreachable(self) -> bool:
+        """The docs site could not be reached (as opposed to answering without an answer)."""
+        return self.cause in UNREACHABLE_CAUSES
 
 
 class CircuitOpenError(UpstreamError):
     """The fallback circuit breaker is open after repeated failures."""
+
+    cause = "circuit_open"
 
 
 class ApprovalError(AgentError):

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
@@ -24,6 +25,8 @@ from sqlalchemy import Engine, delete, insert, select
 
 from agent.config import AgentSettings
 from agent.errors import CircuitOpenError, UpstreamError
+from agent.links import is_safe_url, safe_links
+from agent.redact import redact
 from agent.tables import fallback_cache
 from agent.text import normalise_question
 
@@ -106,11 +109,13 @@ def parse_answer(body: str, question: str) -> UpstreamAnswer:
     """GitBook's ask markdown → UpstreamAnswer; raises UpstreamError when it is not one."""
     body = _FOOTER.sub("", body.replace("\r\n", "\n")).strip()
     if not body or "\x00" in body or body.lstrip().startswith("<"):
-        raise UpstreamError("the docs site returned something that is not a markdown answer")
+        raise UpstreamError(
+            "the docs site returned something that is not a markdown answer", cause="garbage"
+        )
     parts: dict[str, str] = {}
     matches = list(_HEADING.finditer(body))
     if not matches:
-        raise UpstreamError("the docs site's answer has no recognisable structure")
+        raise UpstreamError("the docs site's answer has no recognisable structure", cause="garbage")
     answer_start = matches[0].end()
     answer_end = len(body)
     for i, match in enumerate(matches):
@@ -122,13 +127,14 @@ def parse_answer(body: str, question: str) -> UpstreamAnswer:
         elif title.startswith("sources"):
             parts["sources"] = body[match.end() : end]
             answer_end = min(answer_end, match.start())
-    text = body[answer_start:answer_end].strip()
+    text = safe_links(body[answer_start:answer_end].strip())
     if not text or _NO_ANSWER.search(text):
-        raise UpstreamError("the docs site could not answer the question")
+        raise UpstreamError("the docs site could not answer the question", cause="no_answer")
     followups = [m.group(1).strip() for m in _LINK.finditer(parts.get("followups", ""))]
     sources = [
         (m.group(1).strip(), _page_url(m.group(2)))
         for m in _LINK.finditer(parts.get("sources", ""))
+        if is_safe_url(m.group(2))
     ]
     return UpstreamAnswer(question=question, text=text, followups=followups, sources=sources)
 
@@ -139,7 +145,9 @@ def _page_url(url: str) -> str:
 
 
 class Fallback:
-    """Asks the upstream docs site; every failure is an `UpstreamError`."""
+    """Asks the upstream docs site; every failure is an `UpstreamError` with a `cause`,
+    counted in `failures` (read by the server's metrics). One `ask` takes at most
+    `upstream_deadline` seconds, retries and backoff included."""
 
     def __init__(
         self,
@@ -156,6 +164,7 @@ class Fallback:
         self.settings, self.client, self.cache = settings, client, cache
         self.breaker = breaker or CircuitBreaker()
         self.retries, self.backoff, self.max_bytes, self.sleep = retries, backoff, max_bytes, sleep
+        self.failures: Counter[str] = Counter()
 
     @property
     def enabled(self) -> bool:
@@ -173,6 +182,16 @@ class Fallback:
         self, question: str, page_url: str | None = None, goal: str | None = None
     ) -> UpstreamAnswer:
         """The upstream answer for `question`, from cache when fresh."""
+        try:
+            return await self._ask(question, page_url, goal)
+        except UpstreamError as exc:
+            self.failures[exc.cause] += 1
+            raise
+
+    async def _ask(self, question: str, page_url: str | None, goal: str | None) -> UpstreamAnswer:
+        prefixes = (self.settings.key_prefix,)
+        question = redact(question, prefixes)  # never send a pasted secret to the docs site
+        goal = redact(goal, prefixes) if goal else goal
         url = self.url_for(page_url)
         key = hashlib.sha256(
             f"{normalise_question(question)}|{url}|{normalise_question(goal or '')}".encode()
@@ -180,15 +199,19 @@ class Fallback:
         if self.cache and (cached := self.cache.get(key)):
             return cached
         if self.breaker.is_open:
-            raise CircuitOpenError("the docs site failed repeatedly; not asking it for a while")
+            raise CircuitOpenError(
+                "the docs site could not be reached several times in a row; "
+                f"not asking it again for {self.breaker.reset_after:.0f} s"
+            )
         params = {"ask": question[: self.settings.max_question_chars]}
         if goal:
             params["goal"] = goal[:512]
         try:
             body = await self._fetch(url, params)
             answer = parse_answer(body, question)
-        except UpstreamError:
-            self.breaker.failure()
+        except UpstreamError as exc:
+            if exc.cause != "no_answer":  # a site that says it has no answer is working
+                self.breaker.failure()
             raise
         self.breaker.success()
         if self.cache:
@@ -196,16 +219,29 @@ class Fallback:
         return answer
 
     async def _fetch(self, url: str, params: dict[str, str]) -> str:
-        last: str = ""
+        deadline = self.settings.upstream_deadline
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._attempts(url, params)
+        except TimeoutError as exc:
+            raise UpstreamError(
+                f"the docs site did not answer within {deadline:g} s", cause="deadline"
+            ) from exc
+
+    async def _attempts(self, url: str, params: dict[str, str]) -> str:
+        last: _RetryableError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 await self.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 return await self._get(url, params)
             except _RetryableError as exc:
-                last = str(exc)
-                log.info("fallback attempt %d failed: %s", attempt + 1, last)
-        raise UpstreamError(f"the docs site did not answer: {last}")
+                last = exc
+                log.info("fallback attempt %d failed: %s", attempt + 1, exc)
+                if exc.cause == "connect":  # nothing listens / no route: retrying will not help
+                    break
+        assert last is not None
+        raise UpstreamError(f"the docs site could not be reached: {last}", cause=last.cause)
 
     async def _get(self, url: str, params: dict[str, str]) -> str:
         timeout = httpx.Timeout(self.settings.upstream_timeout)
@@ -215,24 +251,33 @@ class Fallback:
                 "GET", url, params=params, timeout=timeout, headers=headers
             ) as response:
                 if response.status_code >= 500 or response.status_code == 429:
-                    raise _RetryableError(f"HTTP {response.status_code}")
+                    raise _RetryableError(f"HTTP {response.status_code}", cause="http_status")
                 if response.status_code != 200:
-                    raise UpstreamError(f"the docs site answered HTTP {response.status_code}")
+                    raise UpstreamError(
+                        f"the docs site answered HTTP {response.status_code}", cause="http_status"
+                    )
                 data = bytearray()
                 async for chunk in response.aiter_bytes():
                     data.extend(chunk)
                     if len(data) > self.max_bytes:
                         raise UpstreamError(
-                            f"the docs site's answer exceeds {self.max_bytes} bytes"
+                            f"the docs site's answer exceeds {self.max_bytes} bytes",
+                            cause="too_large",
                         )
         except httpx.TimeoutException as exc:
-            raise _RetryableError("timed out") from exc
+            raise _RetryableError("timed out", cause="timeout") from exc
+        except httpx.ConnectError as exc:
+            raise _RetryableError(f"connection failed: {exc}", cause="connect") from exc
         except httpx.TransportError as exc:
-            raise _RetryableError(f"connection failed: {type(exc).__name__}") from exc
+            raise _RetryableError(
+                f"connection failed: {type(exc).__name__}", cause="transport"
+            ) from exc
         try:
             return bytes(data).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise UpstreamError("the docs site's answer is not UTF-8 text") from exc
+            raise UpstreamError(
+                "the docs site's answer is not UTF-8 text", cause="garbage"
+            ) from exc
 
 
 class _RetryableError(UpstreamError):

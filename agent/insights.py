@@ -10,7 +10,6 @@ keep only the scrubbed request, never tool arguments or results.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,21 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agent.errors import BackendError, ConversationNotFoundError
+from agent.redact import redact
 from agent.tables import feedback_table, insights_table
 
-# prefix_ + a random body with a digit in it (dak_…, nexos-…, sk-…), or a long bare token
-_KEYLIKE = re.compile(
-    r"\b[A-Za-z]{2,12}[_-](?:team-)?(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{16,}|\b[A-Za-z0-9]{32,}\b"
-)
 UNANSWERED_MODES = ("fallback", "none")
-
-
-def scrub(text: str, prefixes: Sequence[str] = ()) -> str:
-    """Replace anything that looks like an API key (or starts with a known prefix) by a marker."""
-    for prefix in prefixes:
-        if prefix:
-            text = re.sub(re.escape(prefix) + r"\S+", "[redacted key]", text)
-    return _KEYLIKE.sub("[redacted key]", text)
 
 
 def _utcnow() -> datetime:
@@ -105,7 +93,7 @@ class InsightsStore:
                         owner=owner,
                         channel=channel,
                         mode=mode,
-                        question=scrub(question, self._prefixes)[:2048],
+                        question=redact(question, self._prefixes)[:2048],
                         sources=json.dumps(top),
                         latency_ms=float(latency_ms),
                     )
@@ -164,7 +152,7 @@ class InsightsStore:
                         turn=turn,
                         owner=owner,
                         rating=rating,
-                        comment=scrub(comment, self._prefixes),
+                        comment=redact(comment, self._prefixes),
                     )
                 )
         except sa.exc.SQLAlchemyError as exc:

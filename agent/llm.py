@@ -30,11 +30,11 @@ from sqlalchemy.engine import make_url
 from agent.actions import staged_answer
 from agent.approvals import Pending
 from agent.config import AgentSettings
-from agent.conversations import scrub
 from agent.errors import KeyManagementError, KeyRequiredError, LLMError
 from agent.keys.base import Channel, Principal
 from agent.keys.lookup import resolve_key
 from agent.models import Answer, Mode, NewSecret
+from agent.redact import redact
 from agent.replies import suggestable
 from agent.toolbox import docs
 from agent.toolbox.catalog import BY_NAME
@@ -168,7 +168,11 @@ async def run_turn(
         state = await graph.aget_state(config)
         if state.interrupts:  # an unanswered approval the user moved past: reject it first
             await graph.ainvoke(Command(resume=_decisions(state.interrupts, None)), config)
-        result = await _invoke(graph, {"messages": [HumanMessage(scrub(text))]}, config)
+        result = await _invoke(
+            graph,
+            {"messages": [HumanMessage(redact(text, (services.settings.key_prefix,)))]},
+            config,
+        )
     return _finish(services, turn, result, conversation_id)
 
 

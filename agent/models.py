@@ -51,3 +51,5 @@ class Answer(BaseModel):
     decided_action: DecidedAction | None = None
     secret: NewSecret | None = None
     conversation_id: str = ""
+    # set once, when an anonymous conversation is created: what opens it again
+    conversation_token: str | None = None

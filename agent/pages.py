@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 from ingest.cache import DocsCache
+from ingest.errors import FetchError
 
 if TYPE_CHECKING:
     from agent.service import AgentServices
@@ -38,7 +39,10 @@ def strip_upstream(markdown: str) -> str:
 def body(services: AgentServices, url: str) -> str:
     """A page's markdown as cached at ingest (site frame removed), else rebuilt from its
     chunks under their section headings."""
-    cached = DocsCache(services.settings.docs_cache).read(url)
+    try:
+        cached = DocsCache(services.settings.docs_cache).read(url)
+    except FetchError:  # not a URL the cache can hold: the page is its chunks
+        cached = None
     if cached is not None:
         return strip_upstream(cached)
     chunks = sorted(services.index.page_chunks(url), key=lambda c: c.position)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from langchain_core.language_models import BaseChatModel
@@ -28,8 +28,10 @@ from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
 from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
 from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
+from agent.links import is_safe_url, safe_links
 from agent.models import Answer, DecidedAction, Source
 from agent.profile import load_profile
+from agent.redact import redact
 from agent.replies import reply_to_pending, suggestable
 from agent.retrieve import Context, Retrieval, Retriever, SearchIndex
 from agent.routing import ACTIONS, route
@@ -106,13 +108,15 @@ def build_services(
 
 
 def check_question(settings: AgentSettings, question: str) -> str:
-    """The question stripped; QuestionError when empty or too long."""
+    """The question stripped and with pasted secrets redacted (before it is routed,
+    searched, sent upstream, stored or shown to a model); QuestionError when empty or
+    too long."""
     text = (question or "").strip()
     if not text:
         raise QuestionError("the question is empty")
     if len(text) > settings.max_question_chars:
         raise QuestionError(f"the question is longer than {settings.max_question_chars} characters")
-    return text
+    return redact(text, (settings.key_prefix,))
 
 
 async def answer(
@@ -122,16 +126,30 @@ async def answer(
     conversation_id: str | None = None,
     principal: Principal | None = None,
     channel: Channel = "chat",
+    conversation_token: str | None = None,
+    start_if_unknown: bool = False,
+    by_history: bool = False,
 ) -> Answer:
     """Answer a docs question or carry out / stage a key action, in a conversation.
 
     A yes/no decides only the pending action of the immediately preceding assistant turn;
     any other message cancels a pending action (and says so), in both modes.
+
+    `conversation_id` continues one the caller may open (an anonymous one needs its
+    `conversation_token`, or `by_history`: the caller resent the history `agent.threads`
+    matched to it); otherwise ConversationNotFoundError, or with `start_if_unknown` a new
+    conversation. A new anonymous conversation's token is in `Answer.conversation_token`,
+    this once.
     """
     text = check_question(services.settings, question)
     owner = principal.owner if principal else ""
-    conv, previous, pending = await asyncio.to_thread(
-        _open_turn, services, conversation_id, owner, principal is not None
+    conv, token, previous, pending = await asyncio.to_thread(
+        _open_turn,
+        services,
+        conversation_id,
+        owner,
+        principal is not None,
+        Opening(conversation_token, start_if_unknown, by_history),
     )
     reply = reply_to_pending(text)
     bound = pending is not None and previous.get("pending_id") == pending.id
@@ -163,8 +181,17 @@ async def answer(
             result.answer = f"{actions.moved_on(dropped)}\n\n{result.answer}"
             result.decided_action = DecidedAction(id=dropped.id, status="cancelled")
             meta["cancelled"] = actions.request_of(dropped)
+    result = safe_answer(result)
     result.conversation_id = conv
     await asyncio.to_thread(record_turn, services, conv, text, result, meta)
+    result.conversation_token = token  # after recording: the token is never stored
+    return result
+
+
+def safe_answer(result: Answer) -> Answer:
+    """The answer with only http(s) and site-relative links, in its text and its sources."""
+    result.answer = safe_links(result.answer)
+    result.sources = [s for s in result.sources if is_safe_url(s.url)]
     return result
 
 
@@ -212,15 +239,39 @@ async def _offline(
     return outcome.answer, meta
 
 
+class Opening(NamedTuple):
+    """What lets a turn open the conversation it names (see `answer`)."""
+
+    token: str | None
+    start_if_unknown: bool
+    by_history: bool
+
+
 def _open_turn(
-    services: AgentServices, conversation_id: str | None, owner: str, signed_in: bool
-) -> tuple[str, dict[str, Any], Pending | None]:
-    """The conversation, its last turn's meta and any pending action (off the event loop)."""
+    services: AgentServices,
+    conversation_id: str | None,
+    owner: str,
+    signed_in: bool,
+    opening: Opening,
+) -> tuple[str, str | None, dict[str, Any], Pending | None]:
+    """The conversation (and a new anonymous one's token), its last turn's meta and any
+    pending action (off the event loop)."""
+    conversations = services.conversations
     with services.turn_lock:
-        conv = services.conversations.ensure(conversation_id, owner)
-        previous = services.conversations.last_meta(conv)
+        new_token = None
+        conv = conversation_id or ""
+        if conv:
+            try:
+                conversations.check(conv, owner, opening.token, by_history=opening.by_history)
+            except ConversationNotFoundError:
+                if not opening.start_if_unknown:
+                    raise
+                conv = ""
+        if not conv:
+            conv, new_token = conversations.create(owner)
+        previous = conversations.last_meta(conv)
         pending = services.approvals.active(conv, owner) if signed_in else None
-    return conv, previous, pending
+    return conv, new_token, previous, pending
 
 
 def record_turn(
@@ -259,19 +310,21 @@ async def answer_docs(
     retrieval = await asyncio.to_thread(lambda: retriever.retrieve(question, context=context))
     if retrieval.confident:
         draft = compose(question, retrieval, verbs=retriever.lexicon().verbs)
-        return Answer(
-            answer=draft.text,
-            mode="local",
-            sources=draft.sources,
-            followups=suggestable(draft.followups),
+        return safe_answer(
+            Answer(
+                answer=draft.text,
+                mode="local",
+                sources=draft.sources,
+                followups=suggestable(draft.followups),
+            )
         )
     if services.fallback.enabled and not local_only:
         page = retrieval.best.chunk.page_url if retrieval.best else None
         try:
-            asked = retrieval.query if retrieval.followup else question
+            asked = retrieval.query if retrieval.followup else question  # self-contained
             upstream = await services.fallback.ask(asked, page, goal)
-        except UpstreamError:
-            pass
+        except UpstreamError as exc:
+            return _none(retrieval, unreachable_note(exc) if exc.unreachable else "")
         else:
             sources = [Source(title=title, url=url) for title, url in upstream.sources]
             return Answer(
@@ -283,9 +336,29 @@ async def answer_docs(
     return _none(retrieval)
 
 
-def _none(retrieval: Retrieval) -> Answer:
+_UNREACHABLE_BECAUSE = {
+    "timeout": "it did not respond in time",
+    "deadline": "it did not answer in time",
+    "connect": "no connection could be made",
+    "transport": "the connection broke off",
+    "http_status": "it answered with an error",
+    "circuit_open": "it failed several times in a row, so it is not being asked for a while",
+}
+
+
+def unreachable_note(error: UpstreamError) -> str:
+    """What an answer says when the docs site could not be reached (not: had no answer)."""
+    because = _UNREACHABLE_BECAUSE.get(error.cause, "it failed")
+    return (
+        f"*The docs site could not be reached just now ({because}); "
+        "only the local docs were searched.*"
+    )
+
+
+def _none(retrieval: Retrieval, note: str = "") -> Answer:
     draft = not_found(retrieval)
-    return Answer(answer=draft.text, mode="none", sources=draft.sources)
+    text = f"{note}\n\n{draft.text}" if note else draft.text
+    return Answer(answer=text, mode="none", sources=draft.sources)
 
 
 async def answer_events(
@@ -295,10 +368,16 @@ async def answer_events(
     conversation_id: str | None = None,
     principal: Principal | None = None,
     channel: Channel = "chat",
+    conversation_token: str | None = None,
 ) -> AsyncIterator[tuple[str, Any]]:
     """`answer` as events: `delta`s of the text, then sources / pending_action / secret, `done`."""
     result = await answer(
-        services, question, conversation_id=conversation_id, principal=principal, channel=channel
+        services,
+        question,
+        conversation_id=conversation_id,
+        principal=principal,
+        channel=channel,
+        conversation_token=conversation_token,
     )
     async for event in events_of(result):
         yield event
@@ -331,9 +410,7 @@ async def decide(
     channel: Channel = "chat",
 ) -> Answer:
     """Approve or reject a pending key action (only its owner, once, before it expires)."""
-    owner = services.conversations.owner_of(conversation_id)
-    if owner is None or owner != principal.owner:
-        raise ConversationNotFoundError("no such conversation")
+    await asyncio.to_thread(services.conversations.check, conversation_id, principal.owner)
     result, pending = await _decide(
         services, conversation_id, pending_id, approve, principal, channel
     )
@@ -371,13 +448,15 @@ async def _decide(
 
 
 def history(
-    services: AgentServices, conversation_id: str, principal: Principal | None
+    services: AgentServices,
+    conversation_id: str,
+    principal: Principal | None,
+    token: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The turns of a conversation its owner may read (secrets were never stored); each
-    pending action carries its status now, so a decided one is not offered again."""
-    owner = services.conversations.owner_of(conversation_id)
-    if owner is None or owner != (principal.owner if principal else ""):
-        raise ConversationNotFoundError("no such conversation")
+    """The turns of a conversation its owner may read (an anonymous one: with its token;
+    secrets were never stored); each pending action carries its status now, so a decided
+    one is not offered again."""
+    services.conversations.check(conversation_id, principal.owner if principal else "", token)
     turns = services.conversations.turns(conversation_id)
     actions_in = [t["pending_action"] for t in turns if t.get("pending_action")]
     statuses = services.approvals.statuses([str(a["id"]) for a in actions_in])
@@ -393,12 +472,10 @@ def claim(
     token: str | None = None,
 ) -> None:
     """A conversation started signed out continues as the user's who signs in holding
-    it. `token` is the anonymous conversation's capability when the server hands one to
-    its creator; it must pass the same check as reading the conversation. (Today an
-    anonymous conversation opens with its id, so there is nothing more to check.)"""
-    del token
+    it: `token`, the anonymous conversation's capability, must open it (its id alone does
+    not); ConversationNotFoundError otherwise."""
     with services.turn_lock:
-        services.conversations.claim(conversation_id, principal.owner)
+        services.conversations.claim(conversation_id, principal.owner, token)
 
 
 async def close(services: AgentServices) -> None:

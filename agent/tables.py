@@ -125,6 +125,8 @@ conversations = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("owner", String(255), nullable=False, default=""),  # "" = anonymous
+    # anonymous conversations: sha256 of the token handed to their creator only (0007)
+    Column("token_digest", String(64), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

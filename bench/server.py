@@ -243,11 +243,18 @@ def main() -> None:
     server = start(["--factory", "server.app:app_factory"], env, work, port)
     hello = start(["hello_app:app"], env, work, hello_port)
     try:
-        secret = ""
-        while not secret:
-            line = server.stderr.readline() if server.stderr else ""
-            found = re.search(r"(dak_[A-Za-z0-9_-]{20,})", line)
-            secret = found.group(1) if found else ""
+        # the server shows its bootstrap key on a terminal only: make the bench's own key
+        # with the CLI on the same data dir instead
+        cli = "from server.cli import main; main()"
+        made = subprocess.run(
+            [sys.executable, "-c", cli, "keys", "create", "bench", "--owner", "admin", "--json"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        secret = json.loads(made.stdout)["api_key"]
         page = "/workspace/settings/user-settings/api-keys.md"
         questions = [
             "How do I rotate an API key?",

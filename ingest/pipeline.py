@@ -69,7 +69,7 @@ async def collect_sources(
     urls = [s for s in sources if s.startswith(("http://", "https://"))]
     for source in sources or [str(settings.docs_cache)]:
         if source not in urls:
-            collect_local(Path(source), settings.docs_cache, out)
+            collect_local(Path(source), settings.docs_cache, out, settings.site_url)
     if not urls:
         return out
     owned = http_client is None

@@ -58,24 +58,29 @@ def _read(path: Path, url: str, md_url: str, out: Collected) -> None:
         out.fail(url, str(exc))
 
 
-def _local_urls(path: Path, cache_root: Path) -> tuple[str, str]:
-    """https://<host>/<path> for a file inside a docs-cache layout, else its file:// URI."""
+def _local_urls(path: Path, cache_root: Path, site: str, root: Path) -> tuple[str, str]:
+    """https://<host>/<path> for a file inside a docs-cache layout; else a URL under the
+    served site, `<site>/<name of the ingested directory>/<path inside it>` (never the
+    server's own file path, which would leak into llms.txt and answers)."""
     resolved = path.resolve()
     try:
         rel = resolved.relative_to(cache_root.resolve())
     except ValueError:
-        return page_url_of(resolved.as_uri()), resolved.as_uri()
+        inside = resolved.relative_to(root.resolve().parent).as_posix()
+        md_url = f"{site.rstrip('/')}/{inside}"
+        return page_url_of(md_url), md_url_of(md_url)
     md_url = "https://" + rel.as_posix()
     return page_url_of(md_url), md_url
 
 
-def collect_local(path: Path, cache_root: Path, out: Collected) -> None:
-    """A markdown file, a directory of markdown, or a docs-cache-layout directory."""
+def collect_local(path: Path, cache_root: Path, out: Collected, site: str) -> None:
+    """A markdown file, a directory of markdown, or a docs-cache-layout directory; pages
+    outside a docs-cache layout get URLs under `site` (see `_local_urls`)."""
     if not path.exists():
         out.fail(str(path), "no such file or directory")
         return
     if path.is_file():
-        url, md_url = _local_urls(path, cache_root)
+        url, md_url = _local_urls(path, cache_root, site, path)
         _read(path, url, md_url, out)
         return
     if _is_cache_root(path, cache_root):
@@ -85,9 +90,9 @@ def collect_local(path: Path, cache_root: Path, out: Collected) -> None:
         return
     files = sorted(p for p in path.rglob("*.md") if not _hidden(p.relative_to(path)))
     for file in files:
-        url, md_url = _local_urls(file, cache_root)
+        url, md_url = _local_urls(file, cache_root, site, path)
         _read(file, url, md_url, out)
-    out.scopes.append(_local_urls(path, cache_root)[0].removesuffix(".md"))
+    out.scopes.append(_local_urls(path, cache_root, site, path)[0].removesuffix(".md") + "/")
 
 
 def _is_cache_root(path: Path, cache_root: Path) -> bool:

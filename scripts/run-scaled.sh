@@ -17,5 +17,6 @@ PORT="${DOCSAGENT_PORT:-8000}"
 .venv/bin/docsagent ingest "${DOCSAGENT_DOCS_CACHE:-docs_cache}"
 
 echo "docsagent: $WORKERS workers on http://127.0.0.1:$PORT (PostgreSQL + Chroma server)" >&2
+# X-Forwarded-For only from DOCSAGENT_TRUSTED_PROXIES (default: none), as `docsagent serve`
 exec .venv/bin/uvicorn server.app:create_app --factory --workers "$WORKERS" \
-  --host 127.0.0.1 --port "$PORT"
+  --host 127.0.0.1 --port "$PORT" --forwarded-allow-ips "${DOCSAGENT_TRUSTED_PROXIES:-}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import anyio
 
@@ -17,6 +17,18 @@ from agent.insights import InsightsStore
 from agent.keys.base import Channel, Principal
 from agent.models import Answer
 from server.metrics import Metrics
+
+
+class Where(TypedDict, total=False):
+    """Whose question it is and the conversation it goes to (`agent.service.answer`'s
+    keyword arguments)."""
+
+    conversation_id: str | None
+    principal: Principal | None
+    channel: Channel
+    conversation_token: str | None
+    start_if_unknown: bool
+    by_history: bool
 
 
 class Answering:
@@ -53,37 +65,16 @@ class Answering:
             )
         )
 
-    async def answer(
-        self,
-        question: str,
-        *,
-        conversation_id: str | None = None,
-        principal: Principal | None = None,
-        channel: Channel = "chat",
-    ) -> Answer:
+    async def answer(self, question: str, **where: Unpack[Where]) -> Answer:
         """Answer one question (the agent's `answer`), then record it."""
-        result, _turn = await self.answer_turn(
-            question, conversation_id=conversation_id, principal=principal, channel=channel
-        )
+        result, _turn = await self.answer_turn(question, **where)
         return result
 
-    async def answer_turn(
-        self,
-        question: str,
-        *,
-        conversation_id: str | None = None,
-        principal: Principal | None = None,
-        channel: Channel = "chat",
-    ) -> tuple[Answer, int]:
+    async def answer_turn(self, question: str, **where: Unpack[Where]) -> tuple[Answer, int]:
         """`answer`, plus the 0-based turn the answer was recorded as (for feedback)."""
         started = time.perf_counter()
-        result = await service.answer(
-            self.services,
-            question,
-            conversation_id=conversation_id,
-            principal=principal,
-            channel=channel,
-        )
+        result = await service.answer(self.services, question, **where)
+        principal, channel = where.get("principal"), where.get("channel", "chat")
         turn = await self._record(question, result, started, principal, channel)
         return result, turn
 
@@ -94,6 +85,7 @@ class Answering:
         conversation_id: str | None = None,
         principal: Principal | None = None,
         channel: Channel = "chat",
+        conversation_token: str | None = None,
     ) -> AsyncIterator[tuple[str, Any]]:
         """The agent's event stream; the final `done` event is recorded."""
         started = time.perf_counter()
@@ -103,6 +95,7 @@ class Answering:
             conversation_id=conversation_id,
             principal=principal,
             channel=channel,
+            conversation_token=conversation_token,
         )
         async for event, data in stream:
             if event == "done":
@@ -145,9 +138,9 @@ class Answering:
         )
 
     async def history(
-        self, conversation_id: str, principal: Principal | None
+        self, conversation_id: str, principal: Principal | None, token: str | None = None
     ) -> list[dict[str, Any]]:
-        """A conversation's turns (the agent enforces ownership)."""
+        """A conversation's turns (the agent enforces ownership / the anonymous token)."""
         return await anyio.to_thread.run_sync(
-            lambda: service.history(self.services, conversation_id, principal)
+            lambda: service.history(self.services, conversation_id, principal, token)
         )

@@ -22,18 +22,19 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.db import exclusive
-from agent.errors import AgentError, ArgumentError, UpstreamError
+from agent.errors import AgentError, ArgumentError
 from agent.insights import InsightsStore
 from agent.service import AgentServices, build_services, close
 from ingest.errors import IngestError
 from ingest.pipeline import ingest_sync
 from server import errors as http
-from server import version
+from server import openapi, version
 from server.answering import Answering
 from server.auth import bootstrap_admin
 from server.config import Settings, get_settings
 from server.db import migrate
 from server.deps import doc_index
+from server.limits import RequestLimits
 from server.logging import LOGGER, RequestContextMiddleware, configure_logging
 from server.metrics import Metrics
 from server.openai_state import OpenAIState
@@ -87,10 +88,8 @@ def _error_response(request: Request, error: http.ServerError) -> JSONResponse:
     )
 
 
-def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+def _install_error_handlers(app: FastAPI) -> None:
     async def ours(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, UpstreamError):
-            metrics.fallback_failures.inc()
         return _error_response(request, http.to_server_error(exc))
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
@@ -102,7 +101,9 @@ def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         assert isinstance(exc, StarletteHTTPException)
         error = http.ServerError(str(exc.detail))
         error.status, error.code = exc.status_code, _STATUS_CODES.get(exc.status_code, "error")
-        return _error_response(request, error)
+        response = _error_response(request, error)
+        response.headers.update(exc.headers or {})  # 405's Allow among them
+        return response
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
@@ -139,6 +140,7 @@ def create_app(
         app.state.limiter = RateLimiter(built.engine)
         app.state.answering = Answering(built, app.state.insights, metrics)
         app.state.openai = await anyio.to_thread.run_sync(lambda: OpenAIState.build(built))
+        metrics.watch_fallback(built.fallback)
         log.info("docsagent ready")
         try:
             async with app.state.mcp.session_manager.run():
@@ -161,11 +163,13 @@ def create_app(
         # three providers (environment look-ups) on every request
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.listing_bodies = keys.ListingBodies()
-    _install_error_handlers(app, metrics)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    _install_error_handlers(app)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids, access log
     # the key API first: routes are matched in order, and it is the hot authenticated path
     for router in (
         keys.router,

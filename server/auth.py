@@ -3,15 +3,17 @@
 A key arrives as `Authorization: Bearer <key>` or `X-Api-Key: <key>` and is verified by
 the one `KeyManager`. Unknown, disabled, expired and revoked keys all get the same 401.
 Failed attempts are counted per client address (see `server/ratelimit.py`). Nothing here
-logs a key or a header; the bootstrap key is written to the console once, never to logging.
+logs a key or a header; the bootstrap key is written to the terminal once, never to the log
+stream (stdout/stderr).
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
+from typing import TextIO
 
 import anyio
 
@@ -21,6 +23,7 @@ from server.config import Settings
 from server.errors import Unauthorized
 from server.ratelimit import RateLimiter
 
+log = logging.getLogger("docsagent.auth")
 BOOTSTRAP_OWNER = "admin"
 BOOTSTRAP_KEY_NAME = "bootstrap"
 
@@ -132,14 +135,21 @@ async def optional_principal(
     return await authenticate(secret, keys=keys, settings=settings, limiter=limiter, client=client)
 
 
-def _console(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def open_terminal() -> TextIO | None:
+    """The controlling terminal for writing, or None when there is none (a service
+    manager, a container whose output is a log pipe)."""
+    try:
+        return open("/dev/tty", "w", encoding="utf-8")
+    except OSError:
+        return None
 
 
 def bootstrap_admin(
-    keys: KeyManager, settings: Settings, *, announce: Callable[[str], None] = _console
+    keys: KeyManager, settings: Settings, *, terminal: Callable[[], TextIO | None] | None = None
 ) -> str | None:
-    """On first start with an empty key store, create the admin's key and print it once.
+    """On first start with an empty key store, create the admin's key and show it once on
+    the terminal: never on stdout/stderr, where the JSON log stream goes. Without a
+    terminal no key is created (a WARNING says how to make one with the CLI).
 
     The caller holds the database's "startup" lock (`agent.db.exclusive`), so several
     workers starting together create it once. Returns the secret (for the caller to
@@ -149,14 +159,25 @@ def bootstrap_admin(
         return None
     if keys.audit(None, limit=1):
         return None
+    screen = (terminal or open_terminal)()
+    if screen is None:
+        log.warning(
+            "first start without a terminal: no bootstrap admin key was created; make one "
+            "with `docsagent keys create NAME --owner %s` on this host",
+            BOOTSTRAP_OWNER,
+        )
+        return None
     record, secret = keys.create(
         BOOTSTRAP_OWNER, BOOTSTRAP_KEY_NAME, actor=BOOTSTRAP_OWNER, channel="cli"
     )
-    announce(
-        "\n    docsagent: first start, created the admin API key "
-        f"{record.name!r} (owner {BOOTSTRAP_OWNER!r}).\n"
-        "    Copy it now; it is shown only this once:\n\n"
-        f"        {secret}\n\n"
-        "    Use it as 'Authorization: Bearer <key>' or in the web UI.\n"
-    )
+    with screen:
+        screen.write(
+            "\n    docsagent: first start, created the admin API key "
+            f"{record.name!r} (owner {BOOTSTRAP_OWNER!r}).\n"
+            "    Copy it now; it is shown only this once:\n\n"
+            f"        {secret}\n\n"
+            "    Use it as 'Authorization: Bearer <key>' or in the web UI.\n\n"
+        )
+        screen.flush()
+    log.info("first start: created the bootstrap admin key %r (shown on the terminal)", record.id)
     return secret

@@ -16,8 +16,20 @@ class Settings(AgentSettings):
 
     host: str = Field("127.0.0.1", description="Address the server binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server binds.")
-    public_url: str = Field("", description="Public base URL for links; empty = from request.")
+    public_url: str = Field(
+        "",
+        description="Public base URL for links; empty = this server's own address "
+        "(never the request's Host header).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated proxy addresses/networks whose X-Forwarded-For is "
+        "trusted; empty = none (the peer address counts).",
+    )
     require_auth: bool = Field(False, description="Close every route but health without a key.")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
     rate_limit_per_key: int = Field(600, ge=0, description="Requests/minute per key; 0 = off.")
     rate_limit_failed_auth: int = Field(
         20, ge=0, description="Failed authentications/minute per client address; 0 = off."

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Annotated, NamedTuple, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from agent.insights import InsightsStore
 from agent.keys.base import KeyManager, Principal
+from agent.limits import MAX_ID_CHARS
 from agent.service import AgentServices
 from ingest.store import DocIndex
 from server.answering import Answering
@@ -68,6 +69,15 @@ ServicesDep = Annotated[AgentServices, Depends(get_services)]
 AnsweringDep = Annotated[Answering, Depends(get_answering)]
 InsightsDep = Annotated[InsightsStore, Depends(get_insights)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+# an anonymous conversation's token (handed to its creator once), where it comes as a header
+ConversationToken = Annotated[
+    str | None,
+    Header(
+        alias="X-Conversation-Token",
+        max_length=MAX_ID_CHARS,
+        description="The token an anonymous conversation was created with (what opens it).",
+    ),
+]
 
 
 def _client(request: Request) -> str:

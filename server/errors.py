@@ -6,6 +6,7 @@
     ├── Forbidden           403 forbidden
     ├── NotFound            404 not_found
     ├── Conflict            409 conflict
+    ├── PreconditionFailed  412 precondition_failed (If-Match did not match)
     ├── TooManyRequests     429 rate_limited (Retry-After)
     ├── UpstreamFailed      502 upstream_error
     └── Unavailable         503 unavailable
@@ -52,6 +53,10 @@ class NotFound(ServerError):
 
 class Conflict(ServerError):
     status, code = 409, "conflict"
+
+
+class PreconditionFailed(ServerError):
+    status, code = 412, "precondition_failed"
 
 
 class TooManyRequests(ServerError):

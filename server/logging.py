@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.redact import redact
 from server.metrics import Metrics
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
@@ -30,7 +31,10 @@ CHATTY_LOGGERS = ("alembic",)
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request_id, extras."""
+    """One JSON object per line: time, level, logger, message, request_id, extras. The
+    message, the text extras (a path) and any traceback are redacted (`agent.redact`): a
+    library that logs a URL or an argument cannot put a pasted secret into the log
+    stream."""
 
     _EXTRAS = ("method", "path", "status", "duration_ms", "owner", "route")
 
@@ -39,14 +43,15 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", "") or request_id_var.get(),
         }
         for name in self._EXTRAS:
             if hasattr(record, name):
-                entry[name] = getattr(record, name)
+                value = getattr(record, name)
+                entry[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

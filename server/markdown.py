@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
+from agent.links import is_safe_url, safe_links
 from agent.models import Answer
 from agent.pages import strip_upstream
 
@@ -56,8 +57,11 @@ def document_link(url: str, site_url: str, base: str) -> str:
 
 
 def rewrite_links(markdown: str, site_url: str, base: str) -> str:
-    """Links and images of a served document, by `document_link` (markdown and HTML)."""
-    text = _MD_LINK.sub(lambda m: f"]({document_link(m.group('url'), site_url, base)})", markdown)
+    """Links and images of a served document, by `document_link` (markdown and HTML);
+    links that are not http(s) or site-relative are defused first (`agent.links`)."""
+    text = _MD_LINK.sub(
+        lambda m: f"]({document_link(m.group('url'), site_url, base)})", safe_links(markdown)
+    )
     return _HTML_LINK.sub(
         lambda m: (
             f"{m.group('attr')}={m.group('q')}"
@@ -112,7 +116,7 @@ def ask_document(question: str, answer: Answer, *, md_url: str) -> str:
         parts += ["", "# Sources:", ""]
         seen: set[str] = set()
         for source in answer.sources:
-            if source.url not in seen:
+            if source.url not in seen and is_safe_url(source.url):
                 seen.add(source.url)
                 title = f"{source.title} › {source.section}" if source.section else source.title
                 parts.append(f"- [{title}]({source.url})")

@@ -6,10 +6,16 @@ worker reports its own counters (scrape per worker or run one worker behind the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from agent.errors import UPSTREAM_CAUSES
+from agent.fallback import Fallback
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -38,11 +44,6 @@ class Metrics:
             ["mode", "channel"],
             registry=self.registry,
         )
-        self.fallback_failures = Counter(
-            "docsagent_fallback_failures",
-            "Upstream ?ask= fallbacks that failed.",
-            registry=self.registry,
-        )
         self.key_events = Counter(
             "docsagent_key_events",
             "Key changes (created, updated, rotated, revoked) by channel.",
@@ -53,6 +54,14 @@ class Metrics:
         # labelled children by (route, method, status): `labels()` takes a lock and builds
         # the key on every call, a measurable share of a fast request
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._fallback: _FallbackCollector | None = None
+
+    def watch_fallback(self, fallback: Fallback) -> None:
+        """Export the fallback's failures by cause and whether its breaker is open."""
+        if self._fallback is not None:  # a lifespan run again: the newest services count
+            self.registry.unregister(self._fallback)
+        self._fallback = _FallbackCollector(fallback)
+        self.registry.register(self._fallback)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one request and its latency."""
@@ -69,3 +78,27 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class _FallbackCollector(Collector):
+    """`docsagent_fallback_failures_total{cause}` and `docsagent_fallback_circuit_open`,
+    read from the agent's `Fallback` at scrape time (every cause listed, zeros included)."""
+
+    def __init__(self, fallback: Fallback) -> None:
+        self.fallback = fallback
+
+    def collect(self) -> Iterator[Metric]:
+        failures = CounterMetricFamily(
+            "docsagent_fallback_failures",
+            "Upstream ?ask= fallbacks that failed, by cause.",
+            labels=["cause"],
+        )
+        counts = self.fallback.failures
+        for cause in sorted({*UPSTREAM_CAUSES, *counts}):
+            failures.add_metric([cause], counts.get(cause, 0))
+        yield failures
+        yield GaugeMetricFamily(
+            "docsagent_fallback_circuit_open",
+            "1 while the fallback's circuit breaker is open (the docs site is not asked).",
+            value=1.0 if self.fallback.breaker.is_open else 0.0,
+        )

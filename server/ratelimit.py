@@ -92,6 +92,25 @@ def _estimate(current: int, previous: int, weight: float) -> int:
     return current + math.ceil(round(previous * weight, 9))
 
 
+def _weight(now: float, window: int) -> float:
+    """The share of window `window - 1` still inside the 60 s before `now`."""
+    return 1.0 - (now - window * WINDOW_SECONDS) / WINDOW_SECONDS
+
+
+def first_pass(now: float, current: int, previous: int, limit: int) -> int:
+    """Retry-After: whole seconds from `now` to the first moment a request passes, given
+    this window's and the previous window's counts (a request passes while the estimate
+    stays under `limit`; it counts itself, so the estimate before it must be < limit)."""
+    window = int(now // WINDOW_SECONDS)
+    for seconds in range(1, 3 * WINDOW_SECONDS + 1):
+        later = now + seconds
+        at = int(later // WINDOW_SECONDS)
+        counts = (current, previous) if at == window else (0, current if at == window + 1 else 0)
+        if _estimate(*counts, _weight(later, at)) < limit:
+            return seconds
+    return 3 * WINDOW_SECONDS
+
+
 class RateLimiter:
     """Count hits per bucket and minute; raise TooManyRequests past a limit. Thread-safe."""
 
@@ -149,7 +168,7 @@ class RateLimiter:
         `limit` fall in the last minute."""
         if limit <= 0:
             return
-        window, retry_after, weight = self._window()
+        window, now, weight = self._window()
         with self._lock:
             lease = self._leases.get(bucket)
             sender = lease is not None and lease.syncing  # try_hit sent this request
@@ -197,7 +216,10 @@ class RateLimiter:
                 self._sync_sent = False
         current, previous = totals[bucket]
         if _estimate(current, previous, weight) > limit:
-            raise TooManyRequests("too many requests; slow down", retry_after=retry_after)
+            raise TooManyRequests(
+                "too many requests; slow down",
+                retry_after=first_pass(now, current, previous, limit),
+            )
 
     # -- failed authentication ---------------------------------------------------------
 
@@ -208,11 +230,11 @@ class RateLimiter:
             return True
         if not self._epochs.inline:
             return False
-        window, retry_after, weight = self._window()
+        window, now, weight = self._window()
         counts = self._known_counts(bucket, self._read_epoch(), window)
         if counts is None:
             return False
-        self._raise_if_reached(_estimate(*counts, weight), limit, retry_after)
+        self._raise_if_reached(counts, weight, limit, now)
         return True
 
     def check(self, bucket: str, limit: int) -> None:
@@ -220,13 +242,13 @@ class RateLimiter:
         if limit <= 0:
             return
         epoch = self._read_epoch()  # before the counts: a failure in between bumps it
-        window, retry_after, weight = self._window()
+        window, now, weight = self._window()
         counts = self._known_counts(bucket, epoch, window)
         if counts is None:
             counts = self._count(bucket, window)
             with self._lock:
                 put_bounded(self._known, bucket, _Known(epoch, window, *counts), MAX_TRACKED)
-        self._raise_if_reached(_estimate(*counts, weight), limit, retry_after)
+        self._raise_if_reached(counts, weight, limit, now)
 
     def _known_counts(self, bucket: str, epoch: int, window: int) -> tuple[int, int] | None:
         """(current, previous) failures of `bucket` from memory, if no failure was recorded
@@ -246,10 +268,11 @@ class RateLimiter:
     # -- the shared counters -----------------------------------------------------------
 
     @staticmethod
-    def _raise_if_reached(estimate: float, limit: int, retry_after: float) -> None:
-        if estimate >= limit:
+    def _raise_if_reached(counts: tuple[int, int], weight: float, limit: int, now: float) -> None:
+        if _estimate(*counts, weight) >= limit:
             raise TooManyRequests(
-                "too many failed authentications; try again later", retry_after=retry_after
+                "too many failed authentications; try again later",
+                retry_after=first_pass(now, *counts, limit),
             )
 
     def _read_epoch(self) -> int:
@@ -259,12 +282,10 @@ class RateLimiter:
             raise Unavailable("rate-limit store unavailable") from exc
 
     def _window(self) -> tuple[int, float, float]:
-        """(current window, Retry-After seconds, weight of the previous window)."""
+        """(current window, now, weight of the previous window)."""
         now = self._clock()
         window = int(now // WINDOW_SECONDS)
-        retry_after = max(1.0, math.ceil((window + 1) * WINDOW_SECONDS - now))
-        previous_weight = 1.0 - (now - window * WINDOW_SECONDS) / WINDOW_SECONDS
-        return window, retry_after, previous_weight
+        return window, now, _weight(now, window)
 
     @staticmethod
     def _previous(conn: sa.Connection, buckets: list[str], window: int) -> dict[str, int]:

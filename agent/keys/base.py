@@ -48,6 +48,7 @@ class APIKeyRecord:
     last_used_at: datetime | None
     expiration_date: datetime | None
     owner: str = ""
+    version: int = 0  # bumped by every change (local store; 0 = unknown, e.g. nexos.ai)
 
     def to_json(self) -> dict[str, object]:
         """The nexos.ai JSON shape (ISO 8601 times)."""
@@ -83,6 +84,17 @@ class AuditEvent:
 
 
 _UNSET = object()
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """One item of a bulk update: rename / enable / change expiry, or revoke (`remove`)."""
+
+    id: str
+    name: str | None = None
+    enabled: bool | None = None
+    expiration_date: datetime | object | None = _UNSET
+    remove: bool = False
 
 
 @runtime_checkable
@@ -146,6 +158,18 @@ class KeyManager(Protocol):
         approval_id: str | None = None,
         principal: Principal | None = None,
     ) -> APIKeyRecord: ...
+
+    def bulk(
+        self,
+        owner: str,
+        changes: builtins.list[BulkChange],
+        *,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        principal: Principal | None = None,
+    ) -> builtins.list[APIKeyRecord]:
+        """Apply every change or none (an unknown id or a taken name changes nothing)."""
+        ...
 
     def verify(self, secret: str) -> Principal: ...
 

@@ -45,7 +45,7 @@ from agent.errors import (
     KeyNotFoundError,
 )
 from agent.keys.audit import AuditLog
-from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, Channel, Principal
+from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, BulkChange, Channel, Principal
 from agent.keys.cache import KeyCache, VerifiedKey
 from agent.keys.format import clean_name, generate_key, mask_secret, masked, parse_key
 from agent.keys.pepper import digest, load_pepper
@@ -380,6 +380,52 @@ class LocalKeyManager:
             )
         return self.get(owner, row.id)
 
+    def bulk(
+        self,
+        owner: str,
+        changes: builtins.list[BulkChange],
+        *,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        principal: Principal | None = None,
+    ) -> builtins.list[APIKeyRecord]:
+        """Every change in one transaction: all of them, or (on any error) none."""
+        rows = {change.id: self._live_row(owner, change.id) for change in changes}
+        planned: builtins.list[tuple[Row[Any], dict[str, Any], str]] = []
+        for change in changes:
+            values: dict[str, Any] = {}
+            if change.remove:
+                values = {"removed": True, "enabled": False}
+            else:
+                if change.name is not None:
+                    values["name"] = clean_name(change.name)
+                if change.enabled is not None:
+                    values["enabled"] = change.enabled
+                if change.expiration_date is not _UNSET:
+                    values["expiration_date"] = _aware(change.expiration_date)  # type: ignore[arg-type]
+            planned.append((rows[change.id], values, "revoked" if change.remove else "updated"))
+        now = self._clock()
+        with self._write() as connection:
+            for row, values, event in planned:
+                fresh = connection.execute(
+                    select(keys_table).where(K.id == row.id, K.owner == owner)
+                ).one()  # an earlier item of this batch may have changed it
+                if values.get("name", fresh.name) != fresh.name:
+                    self._ensure_name_free(connection, owner, values["name"])
+                self._bump(connection, fresh, now, values)
+                if event == "revoked":
+                    connection.execute(delete(secrets_table).where(S.key_id == row.id))
+                self._audit.record(
+                    connection,
+                    event=event,
+                    owner=owner,
+                    actor=actor or owner,
+                    channel=channel,
+                    key_id=row.id,
+                    at=now,
+                )
+        return [self.get(owner, change.id) for change in changes]
+
     # -- helpers -----------------------------------------------------------------------
 
     def close(self) -> None:
@@ -448,6 +494,7 @@ class LocalKeyManager:
             last_used_at=get("last_used_at"),
             expiration_date=get("expiration_date"),
             owner=get("owner"),
+            version=int(get("version")),
         )
 
     @contextmanager

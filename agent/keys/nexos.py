@@ -53,7 +53,7 @@ from agent.errors import (
     PermissionDeniedError,
 )
 from agent.keys.audit import AuditLog
-from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, Channel, Principal
+from agent.keys.base import _UNSET, APIKeyRecord, AuditEvent, BulkChange, Channel, Principal
 from agent.keys.format import clean_name
 from agent.keys.nexos_api import (
     backoff,
@@ -207,6 +207,41 @@ class NexosKeyManager:
         record = parse_record(parse_json(response), owner)
         self._log("updated", owner, actor, channel, record.id)
         return record
+
+    def bulk(
+        self,
+        owner: str,
+        changes: builtins.list[BulkChange],
+        *,
+        actor: str | None = None,
+        channel: Channel = "cli",
+        principal: Principal | None = None,
+    ) -> builtins.list[APIKeyRecord]:
+        """nexos.ai's own `POST …/api_keys/bulk` (it decides all or nothing there)."""
+        items: builtins.list[dict[str, Any]] = []
+        for change in changes:
+            item: dict[str, Any] = {"id": change.id}
+            if change.remove:
+                item["remove"] = True
+            if change.name is not None:
+                item["name"] = clean_name(change.name)
+            if change.enabled is not None:
+                item["enabled"] = change.enabled
+            if change.expiration_date is not _UNSET:
+                item["expiration_date"] = iso(change.expiration_date)  # type: ignore[arg-type]
+            items.append(item)
+        response = self._request(
+            "POST",
+            f"{self._keys_path}/bulk",
+            self._credential(principal),
+            json={"items": items},
+            names=True,
+        )
+        data = parse_json(response)
+        records = [parse_record(entry, owner) for entry in (data if isinstance(data, list) else [])]
+        for change in changes:
+            self._log("revoked" if change.remove else "updated", owner, actor, channel, change.id)
+        return records
 
     def rotate(
         self,

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from agent import pages
 from agent.extractive import source_for
+from agent.links import safe_links
 from agent.models import Source
 from agent.service import check_question
 from agent.toolbox.registry import ToolArgs, ToolCall, ToolResult, tool
@@ -88,7 +89,7 @@ def search_documentation(call: ToolCall, args: SearchArgs) -> ToolResult:
                 "url": call.host.link(chunk.anchor_url),
                 "section": chunk.section,
                 "breadcrumb": chunk.breadcrumb,
-                "text": chunk.text,
+                "text": safe_links(chunk.text),  # only http(s)/relative links leave
             }
         )
     rows = [f"[{r['ref']}] {r['breadcrumb']} ({r['url']})\n{r['text']}" for r in results]

@@ -7,9 +7,12 @@ down gracefully: in-flight requests get up to 10 seconds to finish.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from server.cli.common import load_settings
+from server.config import Settings
 
 GRACEFUL_SECONDS = 10
 
@@ -35,7 +38,19 @@ def register(app: typer.Typer) -> None:
             host=host or settings.host,
             port=port or settings.port,
             workers=workers or settings.workers,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            **uvicorn_options(settings),
         )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How docsagent runs uvicorn: our JSON logs, and X-Forwarded-For trusted only from
+    the proxies in DOCSAGENT_TRUSTED_PROXIES (uvicorn by default trusts it from loopback,
+    so anyone on the host could pose as any address and dodge or aim the rate limits)."""
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    return {
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or [],
+    }

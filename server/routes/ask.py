@@ -10,14 +10,19 @@ as GitBook does, because many agents discard 404 bodies. `?ask=` goes through th
 
 from __future__ import annotations
 
+from typing import Annotated, NoReturn
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from agent.errors import QuestionError, UpstreamError
+from agent.limits import MAX_QUESTION_CHARS, MAX_URL_CHARS
 from agent.pages import body, titles
+from agent.redact import redact
 from agent.toolbox import docs
 from agent.toolbox.registry import ToolCall, invoke
 from ingest.cache import DocsCache
@@ -34,7 +39,19 @@ FULL_BATCH = 100
 
 
 def base_url(request: Request, settings: Settings) -> str:
-    return (settings.public_url or str(request.base_url)).rstrip("/")
+    """Where links point: DOCSAGENT_PUBLIC_URL, else the address this server listens on.
+    Never the request's Host header, which any client can set (links in /llms.txt and
+    answers would point wherever it said)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    scheme = request.scope.get("scheme", "http")
+    host, port = request.scope.get("server") or (settings.host, settings.port)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a bind-all address is not a link target
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 def _site(settings: Settings) -> str:
@@ -56,8 +73,8 @@ async def llms_txt(
     services: ServicesDep,
     answering: AnsweringDep,
     principal: OptionalPrincipal,
-    ask: str | None = None,
-    goal: str | None = None,
+    ask: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
+    goal: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
 ) -> Response:
     """The index of the ingested pages, links pointing at this server (`?ask=` answers)."""
     base, site = base_url(request, settings), _site(settings)
@@ -97,8 +114,8 @@ async def llms_full(
     answering: AnsweringDep,
     principal: OptionalPrincipal,
     batch: int = 1,
-    ask: str | None = None,
-    goal: str | None = None,
+    ask: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
+    goal: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
 ) -> Response:
     """Every ingested page's markdown, 100 pages per batch, a next link between batches
     (`?ask=` answers)."""
@@ -123,14 +140,14 @@ async def llms_full(
 
 @router.get("/{path:path}", response_class=Response, include_in_schema=True)
 async def page(
-    path: str,
+    path: Annotated[str, Path(max_length=MAX_URL_CHARS)],
     request: Request,
     settings: SettingsDep,
     services: ServicesDep,
     answering: AnsweringDep,
     principal: OptionalPrincipal,
-    ask: str | None = None,
-    goal: str | None = None,
+    ask: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
+    goal: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS)] = None,
 ) -> Response:
     """`<page>.md` as markdown, or `?ask=` answered in GitBook's shape (also on a
     section's `…/llms.txt` or `…/llms-full.txt`)."""
@@ -139,13 +156,28 @@ async def page(
     if ask is not None and path.rpartition("/")[2] in INDEX_FILES:
         return await _ask(ask, goal, request, settings, answering, principal, f"{base}/{path}")
     if not path.endswith(".md") and "text/markdown" not in accept:
-        raise NotFound(f"no route for /{path}")
+        _no_route(request, path)
     page_path = path.removesuffix(".md").strip("/") or "readme"
     md_url = f"{base}/{page_path}.md"
     if ask is not None:
         return await _ask(ask, goal, request, settings, answering, principal, md_url)
     call = ToolCall(services, principal, "rest", ServerHost(settings, base))
     return _markdown((await invoke(docs.get_page, call, {"url": page_path})).rendered)
+
+
+def _no_route(request: Request, path: str) -> NoReturn:
+    """404, or 405 with Allow when another route has this path for other methods (this
+    catch-all GET route would otherwise answer 404 for a GET on a POST-only route)."""
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path != "/{path:path}":
+            match, _ = route.matches(request.scope)
+            if match == Match.PARTIAL:
+                allowed |= route.methods or set()
+    if allowed:
+        allow = ", ".join(sorted(allowed))
+        raise StarletteHTTPException(405, "method not allowed", headers={"Allow": allow})
+    raise NotFound(f"no route for /{path}")
 
 
 async def _ask(
@@ -166,6 +198,9 @@ async def _ask(
         return _markdown(md.help_text(md_url), noindex=True)
     if goal and len(goal) > settings.max_question_chars:
         raise BadRequest(f"the goal is longer than {settings.max_question_chars} characters")
+    # a pasted secret is not echoed in the answer's heading either
+    question = redact(question, (settings.key_prefix,))
+    goal = redact(goal, (settings.key_prefix,)) if goal else goal
     asked = f"{question.strip()} (goal: {goal.strip()})" if goal and goal.strip() else question
     asked = asked[: settings.max_question_chars]
     try:

@@ -1,5 +1,7 @@
 """Chat: `POST /v1/chat` (JSON, or SSE with `Accept: text/event-stream`), approvals of
-pending key actions, and `GET /v1/conversations/{id}` (owner only)."""
+pending key actions, `GET /v1/conversations/{id}` (its owner; an anonymous one with its
+token) and `POST /v1/conversations/{id}/claim` (signing in keeps an anonymous
+conversation whose token the tab holds)."""
 
 from __future__ import annotations
 
@@ -7,27 +9,61 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse
 
 from agent.errors import AgentError
+from agent.limits import MAX_ID_CHARS
 from agent.models import Answer
 from agent.service import events_of
 from ingest.errors import IngestError
 from server.answering import Answering
-from server.deps import AnsweringDep, CurrentPrincipal, OptionalPrincipal
+from server.deps import AnsweringDep, ConversationToken, CurrentPrincipal, OptionalPrincipal
 from server.errors import ServerError, Unauthorized, error_body, to_server_error
 
 router = APIRouter(tags=["chat"])
 
 
 class ChatRequest(BaseModel):
-    """A question, or a decision on a pending action of the conversation."""
+    """A question, or a decision on a pending action of the conversation: exactly one of
+    `message`, `approve` or `reject` (the last two with the `conversation_id`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["message"],
+                    "properties": {"message": {"type": "string", "maxLength": 20_000}},
+                },
+                {
+                    "required": ["approve", "conversation_id"],
+                    "properties": {
+                        "approve": {"type": "string", "maxLength": 64},
+                        "conversation_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                    },
+                },
+                {
+                    "required": ["reject", "conversation_id"],
+                    "properties": {
+                        "reject": {"type": "string", "maxLength": 64},
+                        "conversation_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                    },
+                },
+            ]
+        }
+    )
 
     message: str | None = Field(None, max_length=20_000, description="The question.")
-    conversation_id: str | None = Field(None, max_length=64)
+    conversation_id: str | None = Field(
+        None, max_length=64, description="Continue this conversation (an id the server returned)."
+    )
+    conversation_token: str | None = Field(
+        None,
+        max_length=64,
+        description="The token an anonymous conversation was created with (needed to continue it).",
+    )
     approve: str | None = Field(None, max_length=64, description="Pending action id to approve.")
     reject: str | None = Field(None, max_length=64, description="Pending action id to reject.")
 
@@ -36,7 +72,8 @@ class ChatRequest(BaseModel):
         given = [v for v in (self.message, self.approve, self.reject) if v is not None]
         if len(given) != 1:
             raise ValueError("send exactly one of 'message', 'approve' or 'reject'")
-        if (self.approve or self.reject) and not self.conversation_id:
+        deciding = self.approve is not None or self.reject is not None
+        if deciding and not self.conversation_id:
             raise ValueError("'approve' and 'reject' need the 'conversation_id'")
         return self
 
@@ -68,14 +105,15 @@ async def chat(
 ) -> Any:
     """Answer a question (JSON, or SSE events delta/sources/pending_action/secret/done)."""
     if body.message is not None:
+        where: dict[str, Any] = {
+            "conversation_id": body.conversation_id,
+            "conversation_token": body.conversation_token,
+            "principal": principal,
+        }
         if _wants_sse(request):
-            stream = answering.events(
-                body.message, conversation_id=body.conversation_id, principal=principal
-            )
+            stream = answering.events(body.message, **where)
             return EventSourceResponse(_sse(request, stream), ping=15)
-        return await answering.answer(
-            body.message, conversation_id=body.conversation_id, principal=principal
-        )
+        return await answering.answer(body.message, **where)
     if principal is None:
         raise Unauthorized("approving or rejecting a key action needs your API key")
     assert body.conversation_id is not None
@@ -100,26 +138,32 @@ async def _decide_stream(
         yield item
 
 
+ConversationId = Annotated[str, Path(max_length=MAX_ID_CHARS)]
+
+
 @router.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
 async def conversation(
-    conversation_id: str, answering: AnsweringDep, principal: OptionalPrincipal
+    conversation_id: ConversationId,
+    answering: AnsweringDep,
+    principal: OptionalPrincipal,
+    token: ConversationToken = None,
 ) -> ConversationOut:
-    """A conversation's turns (secrets never stored), only to its owner."""
-    turns = await answering.history(conversation_id, principal)
+    """A conversation's turns (secrets never stored): only to its owner, or for an
+    anonymous conversation to whoever holds the token it was created with."""
+    turns = await answering.history(conversation_id, principal, token)
     return ConversationOut(id=conversation_id, turns=turns)
 
 
 @router.post("/v1/conversations/{conversation_id}/claim", response_model=ConversationOut)
 async def claim_conversation(
-    conversation_id: str,
+    conversation_id: ConversationId,
     answering: AnsweringDep,
     principal: CurrentPrincipal,
-    x_conversation_token: Annotated[
-        str | None, Header(max_length=128, description="An anonymous conversation's token.")
-    ] = None,
+    token: ConversationToken = None,
 ) -> ConversationOut:
-    """Keep the conversation a tab started signed out when its user signs in: it becomes
-    theirs (404 for an unknown id or someone else's conversation); returns its turns."""
-    await answering.claim(conversation_id, principal, x_conversation_token)
+    """Keep the conversation a tab started signed out when its user signs in: with the
+    anonymous conversation's token it becomes theirs (404 without it, for an unknown id or
+    someone else's conversation); returns its turns."""
+    await answering.claim(conversation_id, principal, token)
     turns = await answering.history(conversation_id, principal)
     return ConversationOut(id=conversation_id, turns=turns)

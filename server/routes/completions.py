@@ -3,8 +3,12 @@
 
 - The last user message is the question. The history before it says which conversation
   this is (`agent.threads`): a client that resends the whole history, as standard
-  clients do, continues its conversation; `user` names a conversation (an id this server
-  returned in `docsagent.conversation_id`) only when no history matches. A "yes" approves
+  clients do, continues its conversation (for an anonymous caller the history is what
+  opens it, in place of the conversation's token); `user` names a conversation (an id
+  this server returned in `docsagent.conversation_id`, an anonymous one with its
+  `X-Conversation-Token`) only when no history matches, and one the caller cannot open
+  starts a new conversation. `docsagent` in the response (or the stream's last chunk)
+  names the conversation, with a new anonymous one's token once. A "yes" approves
   a pending action only if the server's own previous answer in that conversation staged
   it: an assistant turn written by the client is never taken as an approval.
 - Any key that is not shaped like a docsagent (or, with that backend, nexos.ai) key —
@@ -25,16 +29,23 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
+from agent.links import is_safe_url
 from agent.models import Answer
 from agent.threads import Turn
-from server.deps import AnsweringDep, CompletionCallerDep, OpenAIStateDep, SettingsDep
+from server.deps import (
+    AnsweringDep,
+    CompletionCallerDep,
+    ConversationToken,
+    OpenAIStateDep,
+    SettingsDep,
+)
 from server.errors import BadRequest, NotFound
 from server.routes.ask import base_url
 
@@ -45,7 +56,7 @@ STREAM_STEP = 48  # characters per streamed delta
 
 class Message(BaseModel):
     role: str = Field(..., max_length=32)
-    content: str | list[dict[str, Any]] | None = None
+    content: Annotated[str, Field(max_length=100_000)] | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -71,7 +82,9 @@ class CompletionRequest(BaseModel):
         None,
         max_length=64,
         description="A conversation id this server returned (docsagent.conversation_id), "
-        "used when the history sent matches no conversation of the caller.",
+        "used when the history sent matches no conversation of the caller (an anonymous one "
+        "also needs its X-Conversation-Token); one the caller cannot open starts a new "
+        "conversation.",
     )
 
     def split(self) -> tuple[list[Turn], str]:
@@ -115,11 +128,9 @@ def render_content(answer: Answer, *, placeholder_key: bool = False) -> str:
             "answered as signed out. Set the client's API key to your docsagent key to manage "
             "keys.)"
         )
-    if answer.sources:
-        lines = [
-            f"- [{s.title}{' › ' + s.section if s.section else ''}]({s.url})"
-            for s in answer.sources
-        ]
+    safe = [s for s in answer.sources if is_safe_url(s.url)]
+    if safe:
+        lines = [f"- [{s.title}{' › ' + s.section if s.section else ''}]({s.url})" for s in safe]
         text += "\n\nSources:\n" + "\n".join(lines)
     return text
 
@@ -141,6 +152,7 @@ async def completions(
     settings: SettingsDep,
     caller: CompletionCallerDep,
     state: OpenAIStateDep,
+    token: ConversationToken = None,
 ) -> Any:
     """Answer the last user message, in the conversation its history describes."""
     if body.model != MODEL:
@@ -150,7 +162,12 @@ async def completions(
     owner = caller.principal.owner if caller.principal else ""
     found = await run(lambda: state.threads.find(owner, history))
     answer = await answering.answer(
-        question, conversation_id=found or body.user, principal=caller.principal
+        question,
+        conversation_id=found or body.user,
+        conversation_token=token,
+        principal=caller.principal,
+        start_if_unknown=True,
+        by_history=found is not None,
     )
     content, finish = render_content(answer, placeholder_key=caller.placeholder), "stop"
     if body.token_limit is not None:
@@ -171,7 +188,11 @@ async def completions(
         "total_tokens": prompt + completion,
     }
     extra: dict[str, Any] = {
-        "docsagent": {"mode": answer.mode, "conversation_id": answer.conversation_id}
+        "docsagent": {
+            "mode": answer.mode,
+            "conversation_id": answer.conversation_id,
+            "conversation_token": answer.conversation_token,
+        }
     }
     if answer.secret:
         extra["docsagent_secret"] = answer.secret.model_dump()

@@ -5,21 +5,26 @@ executes at once; the new full `api_key` is in that one response and nowhere els
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from agent.bounded import put_bounded
-from agent.keys.base import APIKeyRecord, KeyManager, Principal
+from agent.errors import KeyConflictError
+from agent.keys.base import _UNSET, APIKeyRecord, BulkChange, KeyManager, Principal
+from agent.limits import MAX_ID_CHARS
 from server.deps import KeyCaller, MetricsDep
-from server.errors import Unauthorized
+from server.errors import PreconditionFailed, Unauthorized
 
 router = APIRouter(tags=["api keys"])
+KeyId = Annotated[str, Path(max_length=MAX_ID_CHARS, description="The key's id.")]
 
 
 class APIKeyRequest(BaseModel):
@@ -59,8 +64,40 @@ class APIKey(BaseModel):
     expiration_date: str | None
 
 
-def _with_secret(record: APIKeyRecord, secret: str) -> dict[str, Any]:
-    return {**record.to_json(), "api_key": secret}
+def etag(record: APIKeyRecord) -> str | None:
+    """The key's version as an entity tag (a client's If-Match makes a change conditional)."""
+    return f'"v{record.version}"' if record.version else None
+
+
+def _with_etag(content: dict[str, Any], record: APIKeyRecord, status: int = 200) -> JSONResponse:
+    tag = etag(record)
+    return JSONResponse(content, status_code=status, headers={"ETag": tag} if tag else None)
+
+
+def _with_secret(record: APIKeyRecord, secret: str, status: int = 200) -> JSONResponse:
+    return _with_etag({**record.to_json(), "api_key": secret}, record, status)
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names (None without one, or for `*`); 412 when it
+    names no version of ours."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ETAG.fullmatch(if_match.strip())
+    if match is None:
+        raise PreconditionFailed('If-Match must be the key\'s ETag, e.g. "v3"')
+    return int(match.group(1))
+
+
+_ETAG = re.compile(r'(?:W/)?"v(\d{1,18})"')
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=64,
+        description="The key's ETag: the change happens only if the key is still at that "
+        "version (else 412).",
+    ),
+]
 
 
 def _rotate(
@@ -68,16 +105,26 @@ def _rotate(
     principal: Principal,
     key_id: str,
     metrics: MetricsDep,
-    expected_version: int | None = None,
-) -> dict[str, Any]:
-    record, secret = keys.rotate(
-        principal.owner,
-        key_id,
-        actor=principal.owner,
-        channel="rest",
-        principal=principal,
-        expected_version=expected_version,
-    )
+    expected: int | None = None,
+    *,
+    conditional: bool = False,
+) -> JSONResponse:
+    if conditional and not keys.get(principal.owner, key_id, principal=principal).version:
+        # a key store without versions (nexos.ai) cannot honour the condition: refuse
+        raise PreconditionFailed("this key store has no key versions; If-Match cannot be met")
+    try:
+        record, secret = keys.rotate(
+            principal.owner,
+            key_id,
+            actor=principal.owner,
+            channel="rest",
+            principal=principal,
+            expected_version=expected,
+        )
+    except KeyConflictError as exc:
+        if conditional:
+            raise PreconditionFailed(f"{exc} (If-Match no longer matches)") from exc
+        raise
     metrics.key_events.labels("rotated", "rest").inc()
     return _with_secret(record, secret)
 
@@ -123,7 +170,7 @@ async def list_keys(request: Request, caller: KeyCaller) -> Response:
 
 
 @router.post("/v1/user/api_keys", status_code=201, response_model=APIKey)
-def create_key(body: APIKeyRequest, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
+def create_key(body: APIKeyRequest, caller: KeyCaller, metrics: MetricsDep) -> JSONResponse:
     """Generate a key; the full `api_key` is returned this once."""
     keys, principal = caller
     # a name the owner already uses: the key store refuses it (KeyNameTakenError → 409)
@@ -136,18 +183,27 @@ def create_key(body: APIKeyRequest, caller: KeyCaller, metrics: MetricsDep) -> d
         principal=principal,
     )
     metrics.key_events.labels("created", "rest").inc()
-    return _with_secret(record, secret)
+    return _with_secret(record, secret, 201)
+
+
+@router.get("/v1/user/api_keys/{key_id}", response_model=APIKey)
+def get_key(key_id: KeyId, caller: KeyCaller) -> JSONResponse:
+    """One of the caller's keys, masked, with its ETag."""
+    keys, principal = caller
+    record = keys.get(principal.owner, key_id, principal=principal)
+    return _with_etag(record.to_json(), record)
 
 
 @router.patch("/v1/user/api_keys/{key_id}", response_model=APIKey)
 def update_key(
-    key_id: str,
+    key_id: KeyId,
     body: APIKeyUpdate,
     caller: KeyCaller,
     metrics: MetricsDep,
-) -> dict[str, object]:
+) -> JSONResponse:
     """Rename, enable/disable or change the expiration of one of the caller's keys."""
-    return _update(*caller, key_id, body, metrics).to_json()
+    record = _update(*caller, key_id, body, metrics)
+    return _with_etag(record.to_json(), record)
 
 
 def _update(
@@ -170,7 +226,7 @@ def _update(
 
 
 @router.delete("/v1/user/api_keys/{key_id}", status_code=204, response_class=Response)
-def delete_key(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> Response:
+def delete_key(key_id: KeyId, caller: KeyCaller, metrics: MetricsDep) -> Response:
     """Revoke one of the caller's keys (soft delete)."""
     keys, principal = caller
     keys.revoke(principal.owner, key_id, actor=principal.owner, channel="rest", principal=principal)
@@ -180,37 +236,51 @@ def delete_key(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> Response:
 
 @router.post("/v1/user/api_keys/bulk", response_model=list[APIKey])
 def bulk(body: BulkRequest, caller: KeyCaller, metrics: MetricsDep) -> list[dict[str, object]]:
-    """Update or remove up to 100 of the caller's keys; every id is checked first."""
+    """Update or remove up to 100 of the caller's keys: all of them, or none (an unknown
+    id is a 404, a name already taken a 409, and nothing changed)."""
     keys, principal = caller
-    for item in body.items:
-        keys.get(principal.owner, item.id, principal=principal)
-    out: list[dict[str, object]] = []
-    for item in body.items:
-        if item.remove:
-            record = keys.revoke(
-                principal.owner, item.id, actor=principal.owner, channel="rest", principal=principal
-            )
-            metrics.key_events.labels("revoked", "rest").inc()
-        else:
-            record = _update(keys, principal, item.id, item, metrics)
-        out.append(record.to_json())
-    return out
+    changes = [
+        BulkChange(
+            id=item.id,
+            name=item.name,
+            enabled=item.enabled,
+            expiration_date=(
+                item.expiration_date if "expiration_date" in item.model_fields_set else _UNSET
+            ),
+            remove=item.remove,
+        )
+        for item in body.items
+    ]
+    records = keys.bulk(
+        principal.owner, changes, actor=principal.owner, channel="rest", principal=principal
+    )
+    for change in changes:
+        metrics.key_events.labels("revoked" if change.remove else "updated", "rest").inc()
+    return [record.to_json() for record in records]
 
 
 @router.patch("/v1/user/api_keys/{key_id}/regenerate", response_model=APIKey)
-def regenerate(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
+def regenerate(
+    key_id: KeyId, caller: KeyCaller, metrics: MetricsDep, if_match: IfMatch = None
+) -> JSONResponse:
     """Deprecated alias of rotate (nexos.ai keeps it); returns the new full key once."""
-    return _rotate(*caller, key_id, metrics)
+    expected = expected_version(if_match)
+    return _rotate(*caller, key_id, metrics, expected, conditional=expected is not None)
 
 
 @router.post("/v1/user/api_keys/{key_id}/rotate", response_model=APIKey)
-def rotate(key_id: str, caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
-    """Rotate one of the caller's keys now: the old secret stops working."""
-    return _rotate(*caller, key_id, metrics)
+def rotate(
+    key_id: KeyId, caller: KeyCaller, metrics: MetricsDep, if_match: IfMatch = None
+) -> JSONResponse:
+    """Rotate one of the caller's keys now: the old secret stops working. With If-Match
+    (the key's ETag) of many concurrent rotations exactly one wins, the rest get 412;
+    without it they run one after another and only the last secret works."""
+    expected = expected_version(if_match)
+    return _rotate(*caller, key_id, metrics, expected, conditional=expected is not None)
 
 
 @router.patch("/v1/apikey/rotate", response_model=APIKey)
-def rotate_calling_key(caller: KeyCaller, metrics: MetricsDep) -> dict[str, Any]:
+def rotate_calling_key(caller: KeyCaller, metrics: MetricsDep) -> JSONResponse:
     """Rotate the key that authenticated this request."""
     keys, principal = caller
     if not principal.key_id:

@@ -20,6 +20,7 @@ pass it on). Rotations without elicitation run in the web UI, whose pop-up shows
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,8 +44,10 @@ from server import version
 from server.auth import optional_principal
 from server.config import Settings
 from server.errors import ServerError, to_server_error
+from server.routes.ask import base_url
 from server.toolhost import ServerHost, run_tool
 
+log = logging.getLogger("docsagent.mcp")
 PATHS = ("/mcp", "/~gitbook/mcp")
 
 
@@ -80,8 +83,9 @@ class McpTools:
 
     def _base(self, ctx: Context) -> str:
         request = ctx.request_context.request
-        fallback = str(request.base_url) if request is not None else ""
-        return (self.settings.public_url or fallback).rstrip("/")
+        if request is None:
+            return self.settings.public_url.rstrip("/")
+        return base_url(request, self.settings)  # never the Host header
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any], ctx: Context) -> CallToolResult:
         state = self.app.state
@@ -111,7 +115,10 @@ class McpTools:
                 result = await self._confirm(result, principal, ctx)
             return await self._deliver(result, ctx)
         except (ServerError, AgentError, IngestError) as exc:  # ours: the caller reads why
-            return CallToolResult(content=[_text(to_server_error(exc).message)], is_error=True)
+            error = to_server_error(exc)
+            # one line, no traceback: an anticipated failure, not a crash
+            log.warning("MCP tool %s failed: %s (%s)", spec.name, error.message, error.code)
+            return CallToolResult(content=[_text(error.message)], is_error=True)
 
     @staticmethod
     def _can_elicit(ctx: Context) -> bool:

@@ -12,10 +12,11 @@ id>}` reports the user's decision (409 while it waits). Errors are the usual JSO
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 
+from agent.limits import MAX_TOOL_NAME_CHARS
 from agent.toolbox.catalog import FOR_CLIENTS, client_tool
 from server.deps import (
     AnsweringDep,
@@ -40,7 +41,7 @@ async def list_tools(_principal: OptionalPrincipal) -> list[dict[str, Any]]:
 
 @router.post("/v1/tools/{name}")
 async def call_tool(
-    name: str,
+    name: Annotated[str, Path(max_length=MAX_TOOL_NAME_CHARS)],
     request: Request,
     settings: SettingsDep,
     services: ServicesDep,

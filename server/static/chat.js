@@ -4,6 +4,7 @@ import { api, auth, authHeaders, el, errorFrom, initHeader, openSignIn, showSecr
 import { linkTo, renderMarkdown } from "./markdown.js";
 
 const CONVERSATION = "docsagent.conversation_id";
+const CONVERSATION_TOKEN = "docsagent.conversation_token";
 const MODES = { local: "Local docs", fallback: "Docs site", none: "Not found", action: "Key action" };
 const SUGGESTIONS = [
   "How do I generate an API key?",
@@ -22,13 +23,22 @@ const shownSecrets = new Set();
 let busy = false;
 let maxChars = Number(input.getAttribute("maxlength")) || 512;
 
+// The server mints conversation ids; an anonymous conversation also comes with a token
+// (handed to its creator once) without which nobody can read or continue it.
 const conversation = {
   get id() {
     return sessionStorage.getItem(CONVERSATION) || "";
   },
   set id(value) {
+    if (value !== this.id) sessionStorage.removeItem(CONVERSATION_TOKEN);
     if (value) sessionStorage.setItem(CONVERSATION, value);
     else sessionStorage.removeItem(CONVERSATION);
+  },
+  get token() {
+    return sessionStorage.getItem(CONVERSATION_TOKEN) || "";
+  },
+  set token(value) {
+    if (value) sessionStorage.setItem(CONVERSATION_TOKEN, value);
   },
 };
 
@@ -312,6 +322,7 @@ async function converse(body) {
     }
     if (!answer) throw new Error("The answer stream ended early.");
     if (answer.conversation_id) conversation.id = answer.conversation_id;
+    if (answer.conversation_token) conversation.token = answer.conversation_token;
     finish(turn, answer, { live: true });
     reveal(turn.article);
     showSecret(answer.secret);
@@ -345,6 +356,7 @@ async function ask(question) {
   count();
   const body = { message: text };
   if (conversation.id) body.conversation_id = conversation.id;
+  if (conversation.token) body.conversation_token = conversation.token;
   const ok = await converse(body);
   if (!ok) {
     asked.remove(); // nothing was answered: the question goes back into the box
@@ -371,9 +383,14 @@ function emptyState() {
 }
 
 async function restore() {
-  if (!conversation.id) return;
+  // Turns already on the page are this conversation as it goes on (a question asked while
+  // the page was still starting up): restoring it on top would show every turn twice.
+  if (!conversation.id || log.querySelector(".turn")) return;
   try {
-    const history = await api(`/v1/conversations/${encodeURIComponent(conversation.id)}`);
+    const token = conversation.token;
+    const history = await api(`/v1/conversations/${encodeURIComponent(conversation.id)}`, {
+      headers: token ? { "X-Conversation-Token": token } : {},
+    });
     let answers = 0;
     for (const item of history.turns || []) {
       if (item.role === "user") {
@@ -401,7 +418,12 @@ function renderNotice(me) {
 async function keepConversation() {
   if (!conversation.id) return;
   try {
-    await api(`/v1/conversations/${encodeURIComponent(conversation.id)}/claim`, { method: "POST" });
+    const token = conversation.token; // what opens an anonymous conversation: its id alone does not
+    await api(`/v1/conversations/${encodeURIComponent(conversation.id)}/claim`, {
+      method: "POST",
+      headers: token ? { "X-Conversation-Token": token } : {},
+    });
+    sessionStorage.removeItem(CONVERSATION_TOKEN); // now the user's: the token opens it no more
   } catch (error) {
     conversation.id = "";
     log.replaceChildren();

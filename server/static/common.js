@@ -84,8 +84,8 @@ export async function errorFrom(response) {
 }
 
 /** Call the JSON API; resolves to the parsed body (null for 204), rejects with ApiError. */
-export async function api(path, { method = "GET", body, key } = {}) {
-  const headers = key ? { Authorization: `Bearer ${key}` } : authHeaders();
+export async function api(path, { method = "GET", body, key, headers: extra = {} } = {}) {
+  const headers = { ...(key ? { Authorization: `Bearer ${key}` } : authHeaders()), ...extra };
   headers.Accept = "application/json";
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {

@@ -151,12 +151,14 @@ async def test_signed_out_no_message_of_the_eval_set_stages_anything(
     services: AgentServices,
 ) -> None:
     _key(services, "alice", "cli-key")
-    conversation = None
+    conversation, token = None, None
     keyish = [c for s in SPLITS for c in load(s) if c.kind not in ("docs", "confirm", "deny")]
     for case in keyish:
-        result = await answer(services, case.message, conversation_id=conversation)
+        result = await answer(
+            services, case.message, conversation_id=conversation, conversation_token=token
+        )
         assert result.pending_action is None and result.secret is None, case.message
-        conversation = result.conversation_id
+        conversation, token = result.conversation_id, result.conversation_token or token
     assert _pending_rows(services) == []
     assert [r.name for r in services.keys.list("")] == []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -172,3 +174,130 @@ async def test_upstream_failure_gives_none_with_closest_local_sources(
     assert result.mode == "none"
     assert "does not answer" in result.answer
     assert result.sources and all(s.url.startswith(PAGE) for s in result.sources)
+
+
+class _Drip(httpx.AsyncByteStream):
+    """An upstream that sends one byte every 0.1 s, for ever."""
+
+    async def __aiter__(self) -> Any:
+        while True:
+            await asyncio.sleep(0.1)
+            yield b"a"
+
+
+async def test_one_total_deadline_for_a_dripping_upstream(http_client: httpx.AsyncClient) -> None:
+    """Each read is quick, so no per-read timeout fires; the total deadline does."""
+    fallback = Fallback(
+        make_settings(fallback_enabled=True, upstream_timeout=0.5, upstream_deadline=0.6),
+        http_client,
+        sleep=_no_sleep,
+    )
+    with respx.mock() as router:
+        router.get(url__startswith=ASK_URL).mock(return_value=httpx.Response(200, stream=_Drip()))
+        started = time.monotonic()
+        with pytest.raises(UpstreamError, match=r"within 0\.6 s") as caught:
+            await asyncio.wait_for(fallback.ask("q?", PAGE), timeout=10)
+    assert time.monotonic() - started < 2
+    assert caught.value.cause == "deadline" and caught.value.unreachable
+    assert fallback.failures["deadline"] == 1
+
+
+async def test_failures_are_counted_by_cause(http_client: httpx.AsyncClient) -> None:
+    fallback = Fallback(
+        make_settings(fallback_enabled=True),
+        http_client,
+        breaker=CircuitBreaker(threshold=100),
+        sleep=_no_sleep,
+    )
+    with respx.mock() as router:
+        route = router.get(url__startswith=ASK_URL)
+        for response in (
+            httpx.Response(503),
+            httpx.Response(200, text="<html>no</html>"),
+            httpx.Response(200, text="# q\n\nThis question could not be answered."),
+        ):
+            route.mock(return_value=response)
+            with pytest.raises(UpstreamError):
+                await fallback.ask("q?", PAGE)
+        route.mock(side_effect=httpx.ConnectError("no route"))
+        with pytest.raises(UpstreamError):
+            await fallback.ask("q?", PAGE)
+    assert dict(fallback.failures) == {
+        "http_status": 1,
+        "garbage": 1,
+        "no_answer": 1,
+        "connect": 1,
+    }
+
+
+async def test_offline_is_cheap_and_the_breaker_stops_asking(
+    http_client: httpx.AsyncClient,
+) -> None:
+    """No network: one attempt per question (no retries into a dead connection), and after
+    three the docs site is not asked at all while the breaker is open."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    fallback = Fallback(
+        make_settings(fallback_enabled=True), http_client, sleep=sleep, breaker=CircuitBreaker()
+    )
+    with respx.mock() as router:
+        route = router.get(url__startswith=ASK_URL).mock(side_effect=httpx.ConnectError("down"))
+        for _ in range(3):
+            with pytest.raises(UpstreamError):
+                await fallback.ask("q?", PAGE)
+        assert route.call_count == 3 and slept == []
+        with pytest.raises(CircuitOpenError):
+            await fallback.ask("q?", PAGE)
+        assert route.call_count == 3
+    assert fallback.failures["circuit_open"] == 1
+
+
+async def test_a_site_without_an_answer_does_not_open_the_breaker(
+    http_client: httpx.AsyncClient,
+) -> None:
+    fallback = _fallback(http_client)  # threshold 2
+    with respx.mock() as router:
+        router.get(url__startswith=ASK_URL).mock(
+            return_value=httpx.Response(200, text="# q\n\nThis question could not be answered.")
+        )
+        for _ in range(3):
+            with pytest.raises(UpstreamError) as caught:
+                await fallback.ask("q?", PAGE)
+            assert caught.value.cause == "no_answer"
+    assert not fallback.breaker.is_open
+
+
+async def test_the_answer_says_when_the_docs_site_could_not_be_reached(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    services = build_services(
+        make_settings(fallback_enabled=True), index=real_index, http_client=http_client
+    )
+    question = "Can I set an expiration date on my API key?"
+    with respx.mock() as router:
+        route = router.get(url__startswith=UPSTREAM)
+        route.mock(side_effect=httpx.ConnectError("down"))
+        unreachable = await answer(services, question)
+        route.mock(
+            return_value=httpx.Response(200, text="# q\n\nThis question could not be answered.")
+        )
+        unanswered = await answer(services, question + " please")
+    assert unreachable.mode == unanswered.mode == "none"
+    assert "could not be reached" in unreachable.answer
+    assert "could not be reached" not in unanswered.answer
+
+
+async def test_unsafe_links_from_the_docs_site_are_defused() -> None:
+    body = (
+        "# q\n\nSee [Evil](javascript:alert(1)), ![x](data:text/html,hi), <vbscript:run> and "
+        "[Good](https://docs.example.test/good.md).\n\n[ref]: javascript:alert(2)\n\n"
+        "# Sources:\n\n- [Bad](javascript:alert(3))\n- [Fine](https://docs.example.test/fine.md)\n"
+    )
+    parsed = parse_answer(body, "q")
+    assert "javascript:" not in parsed.text and "data:" not in parsed.text
+    assert "vbscript:" not in parsed.text
+    assert "[Good](https://docs.example.test/good.md)" in parsed.text
+    assert parsed.sources == [("Fine", "https://docs.example.test/fine")]

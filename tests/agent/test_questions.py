@@ -97,7 +97,10 @@ async def test_out_of_scope_without_fallback_is_an_honest_none(services: AgentSe
 async def test_follow_up_is_resolved_against_the_previous_turn(services: AgentServices) -> None:
     first = await answer(services, "How do I generate an API key?")
     second = await answer(
-        services, "and how do I rotate it?", conversation_id=first.conversation_id
+        services,
+        "and how do I rotate it?",
+        conversation_id=first.conversation_id,
+        conversation_token=first.conversation_token,
     )
     assert second.mode == "local"
     assert second.sources[0].url.endswith("#rotate-api-key")

@@ -3,7 +3,8 @@ approval flows with requests spread over workers (fresh connections; each respon
 its worker), races over HTTP, shared rate limits, and a worker killed mid-traffic.
 
 One server per module (starting four workers costs seconds); each test uses its own
-owner, keys and client address (X-Forwarded-For, trusted from loopback by uvicorn)."""
+owner, keys and client address (X-Forwarded-For, trusted from loopback because the test
+names loopback as its trusted proxy, as DOCSAGENT_TRUSTED_PROXIES would)."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     log = (root / "uvicorn.log").open("wb")
     master = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tests.scaled.pid_app:create_app", "--factory",
-         "--workers", str(WORKERS), "--host", "127.0.0.1", "--port", str(port)],
+         "--workers", str(WORKERS), "--host", "127.0.0.1", "--port", str(port),
+         "--forwarded-allow-ips", "127.0.0.1"],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -10,9 +10,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 
 from agent.service import AgentServices, build_services
 from server.app import create_app
+from server.cli.serve import uvicorn_options
 from server.config import Settings
 from tests.conftest import CORPUS, remember_secret
 
@@ -142,7 +144,8 @@ class LiveServer:
 def serve_in_thread(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Start a real uvicorn server for `app` on a free loopback port."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    settings = app.state.settings
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options(settings))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -170,3 +173,31 @@ def serving(settings: Settings, services: AgentServices) -> Iterator[LiveServer]
 def live_server(settings: Settings, services: AgentServices) -> Iterator[LiveServer]:
     with serving(settings, services) as live:
         yield live
+
+
+@contextmanager
+def loopback_site(answer: Callable[[str], str]) -> Iterator[str]:
+    """A docs site on loopback (for the `?ask=` fallback): every GET gets `answer(path)`
+    as markdown. Yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = answer(self.path).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/markdown")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
+from agent.keys.format import generate_key
+from agent.service import build_services
+from ingest.pipeline import run_ingest
+from server.app import create_app
+from server.deps import doc_index
+from tests.server.conftest import make_settings, running
 from tests.server.test_errors_and_ops import assert_error
 
 PAGE = "/workspace/settings/user-settings/api-keys"
@@ -102,3 +110,61 @@ async def test_llms_txt_and_full(client: httpx.AsyncClient) -> None:
     assert "# API Keys" in full.text and "[Next Page]" not in full.text  # one page < 100
     assert "# Agent Instructions" not in full.text
     assert_error(await client.get("/llms-full.txt/2"), 404, "not_found")
+
+
+async def test_llms_files_after_a_local_ingest(tmp_path: Path) -> None:
+    """`docsagent ingest DIR`: the pages are served under the site, /llms-full.txt works
+    and neither file shows the server's file paths."""
+    docs = tmp_path / "mydocs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "intro.md").write_text("# Intro\n\nWelcome to the product.\n")
+    (docs / "sub" / "setup.md").write_text("# Setup\n\nRun the installer.\n")
+    settings = make_settings(tmp_path)
+    services = build_services(settings)
+    app = create_app(settings, services=services)
+    async with running(app):
+        report = await run_ingest(settings, [str(docs)], index=doc_index(services))
+        assert report.new == 2
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            index, full = await c.get("/llms.txt"), await c.get("/llms-full.txt")
+            page = await c.get("/mydocs/sub/setup.md")
+    assert index.status_code == full.status_code == page.status_code == 200
+    for body in (index.text, full.text, page.text):
+        assert "file:" not in body and str(tmp_path) not in body
+    assert "http://127.0.0.1/mydocs/intro.md" in index.text
+    assert "Run the installer." in full.text and "Run the installer." in page.text
+
+
+async def test_served_documents_carry_safe_links_only_and_ask_redacts(tmp_path: Path) -> None:
+    """A page with `javascript:`/`data:` links keeps their text and loses them in every
+    served document (the page, llms-full.txt), while its docs links still point here; a
+    key pasted into `?ask=` on llms.txt or llms-full.txt is not echoed."""
+    docs = tmp_path / "mydocs"
+    docs.mkdir()
+    (docs / "intro.md").write_text(
+        "# Intro\n\nSee [Evil](javascript:alert(1)), ![pic](data:text/html,hi), "
+        '<a href="javascript:alert(2)">raw</a> and [Setup](/mydocs/setup).\n'
+    )
+    (docs / "setup.md").write_text("# Setup\n\nRun the installer.\n")
+    settings = make_settings(tmp_path)
+    services = build_services(settings)
+    app = create_app(settings, services=services)
+    key = generate_key(settings.key_prefix)
+    async with running(app):
+        await run_ingest(settings, [str(docs)], index=doc_index(services))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            served = [(await c.get(p)).text for p in ("/mydocs/intro.md", "/llms-full.txt")]
+            asked = [
+                await c.get(p, params={"ask": f"why is {key} rejected?"})
+                for p in ("/llms.txt", "/llms-full.txt", "/mydocs/llms.txt")
+            ]
+    for text in served:
+        assert "javascript:" not in text and "data:" not in text
+        assert "See Evil, pic, raw and" in text
+        assert "(http://127.0.0.1/mydocs/setup.md)" in text
+    for response in asked:
+        assert response.status_code == 200
+        assert key not in response.text
+        assert response.text.startswith("# why is [redacted] rejected?\n")

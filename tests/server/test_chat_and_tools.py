@@ -246,18 +246,30 @@ async def test_a_conversation_started_signed_out_becomes_the_signed_in_users(
 ) -> None:
     started = await client.post("/v1/chat", json={"message": "How do I rotate an API key?"})
     conversation = started.json()["conversation_id"]
-    assert_error(await client.post(f"/v1/conversations/{conversation}/claim"), 401, "unauthorized")
-    claimed = await client.post(f"/v1/conversations/{conversation}/claim", headers=alice.headers)
+    token = {"X-Conversation-Token": started.json()["conversation_token"]}
+    claim = f"/v1/conversations/{conversation}/claim"
+    assert_error(await client.post(claim, headers=token), 401, "unauthorized")
+    # its id alone, or a wrong token, claims nothing: only the tab that holds the token
+    assert_error(await client.post(claim, headers=alice.headers), 404, "not_found")
+    wrong = {**alice.headers, "X-Conversation-Token": token["X-Conversation-Token"][::-1]}
+    assert_error(await client.post(claim, headers=wrong), 404, "not_found")
+    assert_error(await client.post(claim, headers={**bob.headers, **wrong}), 404, "not_found")
+    claimed = await client.post(claim, headers={**alice.headers, **token})
     assert claimed.status_code == 200 and claimed.json()["turns"][0]["role"] == "user"
+    # claimed again by its owner (a second sign-in in the tab) it stays hers
+    assert (await client.post(claim, headers={**alice.headers, **token})).status_code == 200
     again = await client.post(
         "/v1/chat",
         json={"message": "How do I generate an API key?", "conversation_id": conversation},
         headers=alice.headers,
     )
     assert again.status_code == 200 and again.json()["conversation_id"] == conversation
-    # now alice's: neither bob nor an anonymous reader gets it, and bob cannot claim it
+    # now alice's: neither bob nor an anonymous reader gets it (the token opens it no
+    # more), and bob cannot claim it even with the token
     assert_error(await client.get(f"/v1/conversations/{conversation}"), 404, "not_found")
-    taken = await client.post(f"/v1/conversations/{conversation}/claim", headers=bob.headers)
+    read = await client.get(f"/v1/conversations/{conversation}", headers=token)
+    assert_error(read, 404, "not_found")
+    taken = await client.post(claim, headers={**bob.headers, **token})
     assert_error(taken, 404, "not_found")
     mine = await client.get(f"/v1/conversations/{conversation}", headers=alice.headers)
     assert len(mine.json()["turns"]) == 4

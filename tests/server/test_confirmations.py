@@ -5,7 +5,6 @@ first on the stream so the web card stops being clickable at once."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -82,9 +81,10 @@ async def test_openai_compatible_a_stale_yes_rotates_nothing(
     client: httpx.AsyncClient, services: AgentServices, alice: User, stream: bool
 ) -> None:
     secret = _second_key(services, alice)
-    conversation = f"c_{uuid.uuid4().hex[:12]}"
+    conversation: str | None = None  # the server names it in its first answer
 
     async def say(message: str) -> tuple[str, dict[str, Any]]:
+        nonlocal conversation
         body = {
             "model": "docsagent",
             "messages": [{"role": "user", "content": message}],
@@ -95,9 +95,11 @@ async def test_openai_compatible_a_stale_yes_rotates_nothing(
         assert response.status_code == 200, response.text
         if not stream:
             data = response.json()
+            conversation = data["docsagent"]["conversation_id"]
             return data["choices"][0]["message"]["content"], data
         chunks = [c for _, c in sse_events(response.text)][:-1]
         text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)  # type: ignore[index]
+        conversation = chunks[-1]["docsagent"]["conversation_id"]  # type: ignore[index]
         return text, dict(chunks[-1])  # type: ignore[arg-type]
 
     staged, _ = await say(STAGE)

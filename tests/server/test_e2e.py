@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +23,13 @@ from mcp.client.streamable_http import streamable_http_client
 from agent.service import build_services
 from server.app import create_app
 from tests.conftest import remember_secret
-from tests.server.conftest import LiveServer, make_settings, new_user, serve_in_thread
+from tests.server.conftest import (
+    LiveServer,
+    loopback_site,
+    make_settings,
+    new_user,
+    serve_in_thread,
+)
 from tests.server.test_chat_and_tools import sse_events
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +106,7 @@ class Elicitor:
 
 
 async def call(url: str, key: str, tool: str, args: dict[str, Any], elicitor: Any = None) -> Any:
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
         async with streamable_http_client(f"{url}/mcp", http_client=http) as (read, write):
             async with ClientSession(read, write, elicitation_callback=elicitor) as session:
@@ -185,33 +189,18 @@ async def test_mcp_cannot_touch_another_users_keys(live_server: LiveServer) -> N
         assert c.get("/v1/me", headers=alice.headers).status_code == 200
 
 
-class _Upstream(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        query = parse_qs(urlsplit(self.path).query)
-        question = query.get("ask", [""])[0]
-        body = (
-            f"# {question}\n\nThe enterprise plan is priced per seat; contact sales.\n\n"
-            "# Sources:\n\n- [Pricing](https://docs.nexos.ai/pricing.md)\n"
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/markdown")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _priced(path: str) -> str:
+    question = parse_qs(urlsplit(path).query).get("ask", [""])[0]
+    return (
+        f"# {question}\n\nThe enterprise plan is priced per seat; contact sales.\n\n"
+        "# Sources:\n\n- [Pricing](https://docs.nexos.ai/pricing.md)\n"
+    )
 
 
 @pytest.fixture
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with loopback_site(_priced) as url:
+        yield url
 
 
 def test_ask_proxy_falls_back_to_upstream_on_loopback(tmp_path: Path, upstream: str) -> None:
@@ -235,3 +224,16 @@ def test_ask_proxy_falls_back_to_upstream_on_loopback(tmp_path: Path, upstream: 
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+async def test_mcp_tool_errors_carry_our_message(
+    live_server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An anonymous key tool call: our message with isError, one WARNING, no traceback."""
+    caplog.set_level(logging.INFO)
+    result = await call(live_server.url, "", "list_api_keys", {})
+    assert result.is_error
+    assert "needs you to be signed in" in texts(result)  # our message, not the SDK's
+    warnings = [r for r in caplog.records if r.name == "docsagent.mcp"]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

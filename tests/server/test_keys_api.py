@@ -11,9 +11,11 @@ import httpx
 
 from agent.epochs import SQLITE_REUSE_SECONDS
 from agent.keys.base import APIKeyRecord
-from agent.service import build_services, close
+from agent.service import AgentServices, build_services, close
 from server.app import create_app
 from server.routes.keys import ListingBodies
+from tests.agent.keys.test_nexos import KEY_ID as NEXOS_KEY_ID
+from tests.agent.keys.test_nexos import api_key as nexos_record
 from tests.conftest import remember_secret
 from tests.server.conftest import User, make_settings, new_user, running
 from tests.server.test_errors_and_ops import assert_error
@@ -105,6 +107,31 @@ async def test_bulk_update_and_remove(client: httpx.AsyncClient, alice: User) ->
     )
 
 
+async def test_bulk_is_all_or_nothing(
+    client: httpx.AsyncClient, alice: User, services: AgentServices
+) -> None:
+    made = [
+        (await client.post(API, json={"name": name}, headers=alice.headers)).json()
+        for name in ("one", "two", "three")
+    ]
+    for key in made:
+        remember_secret(key["api_key"])
+    one, two, three = (k["id"] for k in made)
+    taken = {"items": [{"id": one, "name": "renamed"}, {"id": two, "name": "three"}]}
+    assert_error(
+        await client.post(f"{API}/bulk", json=taken, headers=alice.headers), 409, "conflict"
+    )
+    unknown = {"items": [{"id": one, "remove": True}, {"id": "no-such-key", "name": "x"}]}
+    assert_error(
+        await client.post(f"{API}/bulk", json=unknown, headers=alice.headers), 404, "not_found"
+    )
+    listed = {k["id"]: k for k in (await client.get(API, headers=alice.headers)).json()}
+    assert listed[one]["name"] == "one" and not listed[one]["removed"]
+    assert listed[two]["name"] == "two" and listed[three]["name"] == "three"
+    audit = [e.event for e in services.keys.audit(alice.owner)]
+    assert "updated" not in audit and "revoked" not in audit
+
+
 async def test_another_owners_key_is_not_found_everywhere(
     client: httpx.AsyncClient, alice: User, bob: User
 ) -> None:
@@ -143,6 +170,34 @@ async def test_concurrent_self_rotations_with_one_secret_have_exactly_one_winner
     new = remember_secret(winners[0].json()["api_key"])
     assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
     assert_error(await client.get("/v1/me", headers={"X-Api-Key": secret}), 401, "unauthorized")
+
+
+async def test_conditional_rotations_by_id_have_exactly_one_winner(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    """20 simultaneous REST rotations of one key with If-Match: its ETag: one 200 with a
+    working secret, 19 × 412; a stale or malformed ETag changes nothing."""
+    created = await client.post(API, json={"name": "by-id"}, headers=alice.headers)
+    remember_secret(created.json()["api_key"])
+    key_id, tag = created.json()["id"], created.headers["ETag"]
+    fetched = await client.get(f"{API}/{key_id}", headers=alice.headers)
+    assert fetched.headers["ETag"] == tag and fetched.json()["name"] == "by-id"
+    conditional = {**alice.headers, "If-Match": tag}
+    results = await asyncio.gather(
+        *(client.post(f"{API}/{key_id}/rotate", headers=conditional) for _ in range(20))
+    )
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200] + [412] * 19, codes
+    winner = next(r for r in results if r.status_code == 200)
+    new = remember_secret(winner.json()["api_key"])
+    assert winner.headers["ETag"] != tag
+    assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
+    for stale in (tag, '"nonsense"'):
+        again = await client.post(
+            f"{API}/{key_id}/rotate", headers={**alice.headers, "If-Match": stale}
+        )
+        assert_error(again, 412, "precondition_failed")
+    assert (await client.get("/v1/me", headers={"X-Api-Key": new})).status_code == 200
 
 
 async def test_a_change_in_one_worker_counts_in_another_on_the_next_request(
@@ -237,3 +292,29 @@ async def test_the_listing_follows_every_change_and_each_use(
         await client.delete(f"{API}/{created.json()['id']}", headers=alice.headers)
     ).status_code == 204
     assert [k["name"] for k in (await client.get(API, headers=alice.headers)).json()] == ["main"]
+
+
+async def test_if_match_is_refused_where_keys_have_no_versions(
+    tmp_path: Path, services: AgentServices
+) -> None:
+    """nexos.ai keys have no versions: a conditional rotation is a 412, never silently
+    unconditional (nothing is sent to nexos.ai's regenerate)."""
+    import respx
+
+    owner_key = remember_secret("nexos-owner-0123456789abcdefghijkl")
+    key_id, record = NEXOS_KEY_ID, nexos_record()
+    settings = make_settings(tmp_path, keys_backend="nexos")
+    own = build_services(settings, index=services.index)
+    app = create_app(settings, services=own)
+    with respx.mock(base_url="https://api.nexos.ai", assert_all_called=False) as nexos:
+        nexos.get("/v1/user/api_keys").respond(200, json=[record])
+        regenerate = nexos.patch(f"/v1/user/api_keys/{key_id}/regenerate").respond(200)
+        async with running(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                response = await c.post(
+                    f"{API}/{key_id}/rotate",
+                    headers={"Authorization": f"Bearer {owner_key}", "If-Match": '"v1"'},
+                )
+    assert_error(response, 412, "precondition_failed")
+    assert not regenerate.called

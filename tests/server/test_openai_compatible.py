@@ -178,3 +178,39 @@ def test_max_tokens_never_cuts_a_new_keys_link(live_server: LiveServer) -> None:
     opened = claim(live_server, found.group(1), alice)
     assert opened.status_code == 200 and opened.json()["name"] == "Tablet"
     remember_secret(opened.json()["api_key"])
+
+
+def test_a_signed_out_history_opens_its_conversation_where_an_id_alone_does_not(
+    live_server: LiveServer,
+) -> None:
+    """For a signed-out caller the resent history is the conversation's capability (no
+    token needed); `user` naming it without its token starts a new conversation."""
+    chat = Chat(client_for(live_server, "sk-placeholder"))
+    chat.say("How do I rotate an API key?")
+    first = chat.conversation
+    token = remember_secret(chat.last.model_extra["docsagent"]["conversation_token"])
+    assert token
+    chat.say("How do I generate an API key?")
+    assert chat.conversation == first  # the history opened it
+    assert chat.last.model_extra["docsagent"]["conversation_token"] is None  # handed out once
+    # streamed, the last chunk names the conversation the history continued
+    stream = chat.client.chat.completions.create(
+        model="docsagent",
+        messages=[*chat.messages, {"role": "user", "content": "How do I revoke an API key?"}],
+        stream=True,
+    )
+    named = [c.model_extra["docsagent"] for c in stream if c.model_extra.get("docsagent")]
+    assert [n["conversation_id"] for n in named] == [first]
+    lone = chat.client.chat.completions.create(
+        model="docsagent", messages=[{"role": "user", "content": "and list mine?"}], user=first
+    )
+    assert lone.model_extra["docsagent"]["conversation_id"] != first
+    with httpx.Client(base_url=live_server.url) as http:
+        read = http.get(f"/v1/conversations/{first}", headers={"X-Conversation-Token": token})
+    assert read.status_code == 200
+    questions = [t["content"] for t in read.json()["turns"] if t["role"] == "user"]
+    assert questions == [
+        "How do I rotate an API key?",
+        "How do I generate an API key?",
+        "How do I revoke an API key?",
+    ]

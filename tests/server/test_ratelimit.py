@@ -179,6 +179,51 @@ def test_a_due_lease_is_synced_by_one_request_while_the_others_keep_counting(
         b.hit("key:hot", 23)
 
 
+@pytest.mark.parametrize("offset", [0.5, 10.0, 30.0, 59.5])
+def test_retry_after_names_the_first_second_a_request_passes(
+    limiters: tuple[RateLimiter, RateLimiter, Clock], offset: float
+) -> None:
+    """21 failed authentications (limit 20): Retry-After says when a valid key gets in,
+    not merely when the minute ends (the previous minute still weighs after it)."""
+    a, _, clock = limiters
+    clock.now = 60 * 2000 + offset
+    for _ in range(21):
+        a.record("authfail:1.2.3.4", 20)
+    a_moment_later()
+    with pytest.raises(TooManyRequests) as blocked:
+        a.check("authfail:1.2.3.4", 20)
+    retry = blocked.value.retry_after
+    assert retry is not None and retry >= 1
+    start = clock.now
+    clock.now = start + retry - 1
+    if retry > 1:
+        with pytest.raises(TooManyRequests):
+            a.check("authfail:1.2.3.4", 20)
+    clock.now = start + retry
+    a.check("authfail:1.2.3.4", 20)  # passes exactly then
+
+
+def test_retry_after_for_per_key_traffic(limiters: tuple[RateLimiter, RateLimiter, Clock]) -> None:
+    """Two keys with the same history: one probed a second before Retry-After (refused),
+    the other exactly at it (passes). A refused request counts, so each is probed once."""
+    a, _, clock = limiters
+    clock.now = 60 * 3000 + 40.0
+    retries = []
+    for bucket in ("key:t", "key:u"):
+        for _ in range(5):
+            a.hit(bucket, 5)
+        with pytest.raises(TooManyRequests) as blocked:
+            a.hit(bucket, 5)
+        retries.append(blocked.value.retry_after)
+    assert retries[0] == retries[1] and retries[0] is not None
+    start, retry = clock.now, retries[0]
+    clock.now = start + retry - 1
+    with pytest.raises(TooManyRequests):
+        a.hit("key:u", 5)
+    clock.now = start + retry
+    a.hit("key:t", 5)
+
+
 def transactions_of(limiter: RateLimiter, work: Callable[[], None]) -> int:
     """How many transactions `work` opens on the limiter's database."""
     begun: list[object] = []

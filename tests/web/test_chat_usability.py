@@ -1,6 +1,7 @@
 """What a new user tripped over on the pages, in a real browser: a new answer hidden behind
-the input box, a conversation lost at sign-in, approval and key links opened signed out,
-the input limit, feedback, revoke confirmation, and the narrow-screen header."""
+the input box, a conversation lost at sign-in (or shown twice when asked during start-up),
+approval and key links opened signed out, the input limit, feedback, revoke confirmation,
+and the narrow-screen header."""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def test_signing_in_keeps_the_conversation_started_signed_out(
     )
     page.goto("/")
     ask(page, QUESTIONS[0])
+    token = page.evaluate("sessionStorage.getItem('docsagent.conversation_token')")
+    assert token  # what opens (and claims) the anonymous conversation, kept by this tab
     page.locator("#account").get_by_role("button", name="Sign in").click()
     sign_in_with_dialog(page, live_server.new_user("erin-signs-in"))
     expect(page.get_by_test_id("signed-in-as")).to_contain_text("erin-signs-in")
@@ -72,6 +75,33 @@ def test_signing_in_keeps_the_conversation_started_signed_out(
     # the conversation is now erin's alone: signed out, it is not readable by its id
     conversation = page.evaluate("sessionStorage.getItem('docsagent.conversation_id')")
     assert live_server.http.get(f"/v1/conversations/{conversation}").status_code == 404
+    # nor with the token it was started with, which the tab no longer keeps
+    headers = {"X-Conversation-Token": token}
+    assert (
+        live_server.http.get(f"/v1/conversations/{conversation}", headers=headers).status_code
+        == 404
+    )
+    assert page.evaluate("sessionStorage.getItem('docsagent.conversation_token')") is None
+
+
+def test_a_question_asked_while_the_page_starts_up_is_shown_once(
+    page: Page, live_server: LiveServer
+) -> None:
+    """The page's start-up (its settings, then the stored conversation) may finish after
+    the first answer: what is on the page then is not restored a second time."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/ui/config.json", hold)
+    page.goto("/", wait_until="domcontentloaded")
+    ask(page, QUESTIONS[0])
+    assert len(held) == 1  # the start-up is still waiting for its settings
+    held[0].fulfill(status=200, content_type="application/json", body='{"max_question_chars": 333}')
+    expect(page.locator("#composer-count")).to_have_text("0 / 333")  # start-up finished
+    expect(page.get_by_test_id("user-turn")).to_have_text([QUESTIONS[0]])
+    expect(page.get_by_test_id("assistant-turn")).to_have_count(1)
 
 
 def test_an_approval_link_opened_signed_out_asks_to_sign_in_then_shows_the_action(

@@ -303,3 +303,17 @@ def test_invalid_name_is_refused_locally_and_remotely(
     assert not route.called
     with pytest.raises(KeyNameError, match="invalid"):
         keys.create("me", "fine")
+
+
+def test_bulk_is_nexos_own_bulk_call(mock: respx.MockRouter, sleeps: Sleeps) -> None:
+    """One request to nexos.ai's bulk endpoint, not one change after another."""
+    from agent.keys.base import BulkChange
+
+    route = mock.post("/v1/user/api_keys/bulk").respond(200, json=[api_key(name="Renamed")])
+    records = manager(sleeps).bulk(
+        "me", [BulkChange(id=KEY_ID, name="Renamed"), BulkChange(id="k2", remove=True)]
+    )
+    assert [r.name for r in records] == ["Renamed"]
+    assert json.loads(route.calls.last.request.content) == {
+        "items": [{"id": KEY_ID, "name": "Renamed"}, {"id": "k2", "remove": True}]
+    }
