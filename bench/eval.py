@@ -153,11 +153,16 @@ async def run_site(site: Site, split: str, data: Path | None, profile: bool) -> 
             await answer(services, "warm up")  # load the model and the lexical index once
             rows = []
             for case in cases:
-                conv = None
+                conv, token = None, None
                 for earlier in case.get("history", []):
-                    conv = (await answer(services, earlier, conversation_id=conv)).conversation_id
+                    turn = await answer(
+                        services, earlier, conversation_id=conv, conversation_token=token
+                    )
+                    conv, token = turn.conversation_id, token or turn.conversation_token
                 started = time.perf_counter()
-                result = await answer(services, case["question"], conversation_id=conv)
+                result = await answer(
+                    services, case["question"], conversation_id=conv, conversation_token=token
+                )
                 ms = (time.perf_counter() - started) * 1000
                 crumbs = {
                     c.anchor_url: c.breadcrumb

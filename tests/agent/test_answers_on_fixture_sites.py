@@ -47,12 +47,15 @@ async def ask(services: AgentServices, case: dict[str, Any]) -> Answer:
                 200, text=UPSTREAM_BODY.format(q=request.url.params.get("ask"), u=UPSTREAM)
             )
         )
-        conversation = None
+        conversation, token = None, None
         for earlier in case.get("history", []):
-            conversation = (
-                await answer(services, earlier, conversation_id=conversation)
-            ).conversation_id
-        return await answer(services, case["question"], conversation_id=conversation)
+            turn = await answer(
+                services, earlier, conversation_id=conversation, conversation_token=token
+            )
+            conversation, token = turn.conversation_id, token or turn.conversation_token
+        return await answer(
+            services, case["question"], conversation_id=conversation, conversation_token=token
+        )
 
 
 def _norm(text: str) -> str:

@@ -21,7 +21,12 @@ def test_followup_cues_are_pronouns_and_ellipsis_not_topics() -> None:
 async def test_how_do_i_save_it_after_a_key_answer(services: AgentServices) -> None:
     first = await answer(services, "how do I make an api key?")
     assert first.mode == "local"
-    second = await answer(services, "how do I save it?", conversation_id=first.conversation_id)
+    second = await answer(
+        services,
+        "how do I save it?",
+        conversation_id=first.conversation_id,
+        conversation_token=first.conversation_token,
+    )
     assert second.mode == "local", second.answer
     assert second.sources[0].url == f"{PAGE}#save-your-api-key"
     assert "somewhere secure" in second.answer
@@ -49,7 +54,10 @@ async def test_a_followup_the_docs_do_not_cover_asks_the_site_a_whole_question(
             return_value=httpx.Response(200, text="# q\n\nThe site says so.\n")
         )
         result = await answer(
-            services, "and can it be limited to a single model?", conversation_id=first.conversation_id
+            services,
+            "and can it be limited to a single model?",
+            conversation_id=first.conversation_id,
+            conversation_token=first.conversation_token,
         )
     assert result.mode == "fallback"
     # the docs site gets a question it can answer on its own, never a bare fragment

@@ -39,11 +39,13 @@ def test_ingest_and_search_through_the_chroma_server(scaled_settings: Settings) 
     )
     assert remote.count() == index.count() > 0
     assert not (scaled_settings.data_dir / "chroma").exists()
-    hits = index.search("my key leaked", k=3)
+    hits = index.search("what if my key was shared by mistake?", k=3)
     assert hits[0].chunk.anchor_url == API_KEYS_URL + "#rotate-api-key"
     # a second worker opening the same settings sees the same index
     other = open_index(scaled_settings, make_embeddings(scaled_settings))
-    assert [h.chunk.id for h in other.search("my key leaked", k=3)] == [h.chunk.id for h in hits]
+    assert [h.chunk.id for h in other.search("what if my key was shared by mistake?", k=3)] == [
+        h.chunk.id for h in hits
+    ]
 
 
 def _many_pages(root: Path) -> None:
@@ -146,7 +148,9 @@ def test_chroma_server_killed_mid_ingest_then_reingest_is_consistent(
     records = again.records.all()
     assert len(records) == PAGES + 1 and all(r.sha256 for r in records.values())
     assert sum(r.chunks for r in records.values()) == again.count() == len(expected)
-    assert again.search("my key leaked", k=1)[0].chunk.anchor_url.endswith("#rotate-api-key")
+    assert again.search("what if my key was shared by mistake?", k=1)[0].chunk.anchor_url.endswith(
+        "#rotate-api-key"
+    )
 
 
 def test_a_second_host_sees_the_pages_and_index_version_of_the_first(
@@ -180,7 +184,11 @@ def test_a_server_answers_on_its_pooled_connections(scaled_settings: Settings) -
             sa.event.listen(records_engine, "connect", lambda *_: opened.append(1))
         services.retriever.retrieve("How do I rotate an API key?")  # warm the pool
         opened.clear()
-        for question in ("How do I rotate an API key?", "my key leaked", "revoke a key") * 4:
+        for question in (
+            "How do I rotate an API key?",
+            "what if my key was shared by mistake?",
+            "revoke a key",
+        ) * 4:
             assert services.retriever.retrieve(question).hits
         assert opened == []
     finally:
