@@ -220,6 +220,8 @@ async def run_ingest(
     report.pages += [PageOutcome(url, "removed") for url in gone]
     if gone and not dry_run:
         index.remove_pages(gone)
+    if not dry_run:
+        index.remember_model()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ingest.errors import DocIndexError
-from ingest.tables import metadata, pages_table, versions_table
+from ingest.tables import metadata, models_table, pages_table, versions_table
 
 P, V = pages_table.c, versions_table.c
 
@@ -151,6 +151,7 @@ class PageRecords:
     def clear(self) -> None:
         with self._tx() as db:
             db.execute(pages_table.delete().where(P.collection == self.collection))
+            db.execute(models_table.delete().where(models_table.c.collection == self.collection))
             self._bump(db)
 
     def pending(self) -> set[str]:
@@ -160,6 +161,34 @@ class PageRecords:
                 sa.select(P.url).where(P.collection == self.collection, P.sha256 == "")
             ).all()
         return {row[0] for row in rows}
+
+    def chunk_total(self) -> int:
+        with self._tx() as db:
+            value = db.execute(
+                sa.select(sa.func.sum(P.chunks)).where(P.collection == self.collection)
+            ).scalar()
+        return int(value or 0)
+
+    def built_with(self) -> tuple[str, int] | None:
+        """(embedding model, dimension) the collection was written with; None if unrecorded."""
+        with self._tx() as db:
+            row = db.execute(
+                sa.select(models_table.c.model, models_table.c.dimension).where(
+                    models_table.c.collection == self.collection
+                )
+            ).first()
+        return (str(row[0]), int(row[1])) if row else None
+
+    def record_model(self, model: str, dimension: int) -> None:
+        stmt = self._insert(models_table).values(
+            collection=self.collection, model=model, dimension=dimension
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[models_table.c.collection],
+            set_={"model": stmt.excluded.model, "dimension": stmt.excluded.dimension},
+        )
+        with self._tx() as db:
+            db.execute(stmt)
 
     def version(self) -> int:
         with self._tx() as db:

@@ -101,6 +101,13 @@ class DocIndex:
         meta = self._col().metadata or {}
         return str(meta.get("embedding_model", "")), int(meta.get("embedding_dim", 0) or 0)
 
+    def remember_model(self) -> None:
+        """Copy the collection's model and dimension into the page records, where `stats`
+        reads them without opening Chroma."""
+        model, dim = self.built_with()
+        if model and dim and self.records.built_with() != (model, dim):
+            self.records.record_model(model, dim)
+
     def check_model(self, dimension: int | None = None) -> None:
         """Raise EmbeddingMismatchError unless this index was built with our embedder."""
         dimension = dimension or self.dimension

@@ -2,7 +2,9 @@
 
 - `ingest_pages`: per collection, page url → content sha256 ('' while pending), title,
   chunk count;
-- `ingest_versions`: per collection, a counter bumped by every write, so readers notice.
+- `ingest_versions`: per collection, a counter bumped by every write, so readers notice;
+- `ingest_models`: per collection, the embedding model and dimension it was written with
+  (the same as the Chroma collection's metadata, readable without opening Chroma).
 
 Ingest runs without the agent (its own SQLite file by default), so these tables are made
 by `metadata.create_all` (`ingest/records.py`), not by migrations: nothing can drift.
@@ -29,4 +31,11 @@ versions_table = sa.Table(
     metadata,
     sa.Column("collection", sa.String(200), primary_key=True),
     sa.Column("version", sa.BigInteger, nullable=False),
+)
+models_table = sa.Table(
+    "ingest_models",
+    metadata,
+    sa.Column("collection", sa.String(200), primary_key=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("dimension", sa.Integer, nullable=False),
 )

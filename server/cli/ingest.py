@@ -163,7 +163,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     """Print pages, chunks, embedding model and store location of the index."""
     settings = load_settings()
     with friendly_errors():
-        info = _open(settings).stats()
+        from ingest.stats import index_stats
+
+        info = index_stats(settings)
         if as_json:
             console.print_json(json.dumps(info))
             return

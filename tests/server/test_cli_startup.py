@@ -4,6 +4,7 @@ the server's start-up log carries no migration chatter."""
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from server.cli import app
 from server.config import Settings
 from server.logging import configure_logging
 
+CLI = (sys.executable, "-c", "from server.cli import main; main()")
 HEAVY = ("chromadb", "langchain_core", "langgraph", "onnxruntime", "fastapi", "agent.service")
 
 
@@ -43,6 +45,20 @@ def test_help_loads_no_heavy_module(tmp_path: Path) -> None:
 def test_keys_list_and_stats_help_load_neither_index_nor_agent(tmp_path: Path) -> None:
     assert _imported_by(["keys", "list"], tmp_path) == set()
     assert _imported_by(["stats", "--help"], tmp_path) == set()
+
+
+def test_stats_of_an_ingested_index_opens_neither_chroma_nor_the_model(tmp_path: Path) -> None:
+    (tmp_path / "page.md").write_text("# Page\n\nSome text.\n\n## Part\n\nMore text.\n")
+    ingest = [*CLI, "ingest", str(tmp_path / "page.md")]
+    subprocess.run(ingest, capture_output=True, check=True, cwd=tmp_path)
+    assert _imported_by(["stats"], tmp_path) == set()
+    done = subprocess.run(
+        [*CLI, "stats", "--json"],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    stats = json.loads(done.stdout)
+    assert stats["pages"] == 1 and stats["chunks"] >= 2 and stats["dimension"] == 384
+    assert stats["model"] == "local:all-MiniLM-L6-v2-int8" and stats["version"] >= 1
 
 
 @pytest.mark.parametrize(
