@@ -222,21 +222,33 @@ async def _offline(
         outcome = await asyncio.to_thread(
             actions.clarify, intent, keys=services.keys, principal=principal
         )
+    elif intent.kind in ACTIONS and principal is None:
+        # signed out nothing is staged: what the docs say of it, and how to sign in
+        result, meta = await _docs_turn(services, text, previous, meta)
+        result.answer = f"{result.answer.rstrip()}\n\n{actions.SIGN_IN}"
+        return result, meta
     elif intent.kind in ACTIONS:
         outcome = await actions.key_action(
             services, intent, principal=principal, channel=channel, conversation_id=conv
         )
     else:
-        result = await answer_docs(services, text, context=_context(previous))
-        meta["question"] = text
-        if result.sources:
-            meta["topic"] = result.sources[0].title
-            if result.mode == "local":
-                meta["anchor_url"] = result.sources[0].url
-                meta["page_url"] = result.sources[0].url.split("#", 1)[0]
-        return result, meta
+        return await _docs_turn(services, text, previous, meta)
     meta.update(outcome.meta)
     return outcome.answer, meta
+
+
+async def _docs_turn(
+    services: AgentServices, text: str, previous: dict[str, Any], meta: dict[str, Any]
+) -> tuple[Answer, dict[str, Any]]:
+    """The docs answer of a turn, and what its follow-ups need to know of it."""
+    result = await answer_docs(services, text, context=_context(previous))
+    meta["question"] = text
+    if result.sources:
+        meta["topic"] = result.sources[0].title
+        if result.mode == "local":
+            meta["anchor_url"] = result.sources[0].url
+            meta["page_url"] = result.sources[0].url.split("#", 1)[0]
+    return result, meta
 
 
 class Opening(NamedTuple):

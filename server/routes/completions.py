@@ -36,6 +36,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
+from agent.errors import KeyRequiredError
 from agent.links import is_safe_url
 from agent.models import Answer
 from agent.threads import Turn
@@ -122,7 +123,7 @@ def render_content(answer: Answer, *, placeholder_key: bool = False) -> str:
             f"\n\nPending action `{answer.pending_action.id}`: reply yes or no as your next "
             "message in this conversation, or approve or reject it in the web chat."
         )
-    if placeholder_key and answer.mode == "action" and not answer.pending_action:
+    if placeholder_key and KeyRequiredError.MESSAGE in answer.answer:
         text += (
             "\n\n(Your client sent a placeholder instead of a docsagent API key, so you were "
             "answered as signed out. Set the client's API key to your docsagent key to manage "

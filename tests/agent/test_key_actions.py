@@ -194,10 +194,16 @@ async def test_approval_expires(
 
 
 async def test_without_a_principal_nothing_happens(services: AgentServices) -> None:
+    """Signed out, a key request stages nothing: the user gets what the docs say of it
+    and how to sign in."""
     result = await answer(services, "generate a key named 'Sneaky'")
-    assert result.mode == "action" and result.secret is None
+    assert result.secret is None and result.pending_action is None
     assert "Authorization: Bearer" in result.answer
     assert services.keys.list("") == []
+    rotate = await answer(services, "rotate key")
+    assert rotate.mode == "local" and rotate.pending_action is None
+    assert rotate.sources[0].url.endswith("#rotate-api-key")
+    assert rotate.answer.index("Rotate") < rotate.answer.index("needs you to be signed in")
 
 
 async def test_unknown_key_gets_a_question_naming_the_keys_there_are(
