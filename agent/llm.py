@@ -5,13 +5,16 @@ tools), each generated from its one definition and run through the registry's `i
 Safety is enforced outside the model: `HumanInTheLoopMiddleware` interrupts every tool that
 needs approval (approve or reject only) and the interrupt becomes our pending action; the
 registry's gate runs such a tool only with this turn's approval of exactly that tool and
-key, once; secrets go to `Answer.secret`, the model sees ids and masked keys only; a cap on
+key, once; a key tool runs or is staged only when the user's own message asks for that
+action (the offline router's reading of it: the model proposes, the user disposes; any
+other key call is dropped and logged); secrets go to `Answer.secret`, the model sees ids and masked keys only; a cap on
 tool calls per turn; tool output is framed as data. The conversation's graph state lives
 in a checkpointer (SQLite in the data dir, or PostgreSQL), so approvals resume anywhere.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,14 +39,17 @@ from agent.keys.lookup import resolve_key
 from agent.models import Answer, Mode, NewSecret
 from agent.redact import redact
 from agent.replies import suggestable
-from agent.toolbox import docs
+from agent.routing import Intent
+from agent.toolbox import docs, keys
 from agent.toolbox.catalog import BY_NAME
 from agent.toolbox.host import PlainHost
-from agent.toolbox.langchain import interrupt_on, langchain_tools
+from agent.toolbox.langchain import NOT_ASKED, interrupt_on, langchain_tools
 from agent.toolbox.registry import ToolCall, ToolResult, ToolSpec, stage
 
 if TYPE_CHECKING:
     from agent.service import AgentServices
+
+log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = """You are the documentation assistant of {site}.
 Answer only from the results of your tools: call searchDocumentation first, and
@@ -92,11 +98,30 @@ class _Turn:
             self.upstream_ok, self.upstream_followups = True, list(result.data["followups"])
 
 
+_TOOL_OF = {
+    "generate": keys.generate_api_key.name,
+    "list": keys.list_api_keys.name,
+    "rotate": keys.rotate_api_key.name,
+    "revoke": keys.revoke_api_key.name,
+}
+
+
+def requested_tools(intent: Intent) -> frozenset[str]:
+    """The key tools the user's message asks for, as the offline router reads it (with the
+    listing a rotate or revoke may need to find the key); a docs question asks for none."""
+    kind = intent.action if intent.kind == "clarify" else intent.kind
+    if kind not in _TOOL_OF:
+        return frozenset()
+    extra = {keys.list_api_keys.name} if kind in ("rotate", "revoke") else set()
+    return frozenset({_TOOL_OF[kind], *extra})
+
+
 def _turn(
     services: AgentServices,
     conversation_id: str,
     principal: Principal | None,
     channel: Channel,
+    requested: frozenset[str],
     approval: Pending | None = None,
 ) -> _Turn:
     call = ToolCall(
@@ -107,6 +132,7 @@ def _turn(
         conversation_id=conversation_id,
         approval=approval,
         unapproved="refuse",  # HumanInTheLoopMiddleware stages a change before it runs
+        requested=requested,
     )
     return _Turn(call)
 
@@ -160,9 +186,11 @@ async def run_turn(
     conversation_id: str,
     principal: Principal | None,
     channel: Channel,
+    asked: Intent,
 ) -> tuple[Answer, dict[str, Any]]:
-    """One user message through the agent."""
-    turn = _turn(services, conversation_id, principal, channel)
+    """One user message through the agent. `asked` is what the offline router reads in the
+    message: the model's key tool calls outside it are dropped, never staged or run."""
+    turn = _turn(services, conversation_id, principal, channel, requested_tools(asked))
     async with _graph(services, turn) as graph:
         config = _config(conversation_id)
         state = await graph.aget_state(config)
@@ -173,7 +201,24 @@ async def run_turn(
             {"messages": [HumanMessage(redact(text, (services.settings.key_prefix,)))]},
             config,
         )
+        for _ in range(services.settings.llm_max_tool_calls):
+            interrupts = result.get("__interrupt__") or []
+            if not interrupts or any(_asked(turn, r) for r in _requests(interrupts)):
+                break
+            for request in _requests(interrupts):
+                log.warning("dropped a %s call the user did not ask for", request["name"])
+            decisions = _decisions(interrupts, None, NOT_ASKED)
+            result = await _invoke(graph, Command(resume=decisions), config)
     return _finish(services, turn, result, conversation_id)
+
+
+def _requests(interrupts: Any) -> list[dict[str, Any]]:
+    return list(interrupts[0].value.get("action_requests", []))
+
+
+def _asked(turn: _Turn, request: dict[str, Any]) -> bool:
+    spec = BY_NAME.get(request["name"])
+    return spec is not None and turn.call.asked_for(spec)
 
 
 async def resume_turn(
@@ -181,7 +226,8 @@ async def resume_turn(
 ) -> tuple[Answer, dict[str, Any]]:
     """Continue the agent after the user approved or rejected its pending key action."""
     approval = pending if approve else None
-    turn = _turn(services, pending.conversation_id, principal, channel, approval)
+    requested = frozenset({pending.tool})  # what the user approved, and nothing else
+    turn = _turn(services, pending.conversation_id, principal, channel, requested, approval)
     async with _graph(services, turn) as graph:
         config = _config(pending.conversation_id)
         state = await graph.aget_state(config)
@@ -197,16 +243,17 @@ async def resume_turn(
     return answer, meta
 
 
-def _decisions(interrupts: Any, approval: Pending | None) -> dict[str, Any]:
+def _decisions(
+    interrupts: Any, approval: Pending | None, why: str = "The user did not approve this change."
+) -> dict[str, Any]:
     """Approve only the request the user approved; reject every other one."""
-    requests = interrupts[0].value.get("action_requests", [])
     decisions: list[dict[str, str]] = []
-    for request in requests:
+    for request in _requests(interrupts):
         if approval is not None and request["name"] == approval.tool:
             decisions.append({"type": "approve"})
             approval = None
         else:
-            decisions.append({"type": "reject", "message": "The user did not approve this change."})
+            decisions.append({"type": "reject", "message": why})
     return {"decisions": decisions}
 
 
@@ -255,7 +302,9 @@ def _stage(
     services: AgentServices, turn: _Turn, interrupts: Any, conversation_id: str
 ) -> tuple[Answer, dict[str, Any]]:
     """Turn the agent's interrupt into our pending action (or refuse it outright)."""
-    request = interrupts[0].value["action_requests"][0]
+    request = next((r for r in _requests(interrupts) if _asked(turn, r)), None)
+    if request is None:  # the model kept calling key tools nobody asked for
+        return Answer(answer=f"Nothing was changed. {NOT_ASKED.split(': ')[0]}.", mode="none"), {}
     call, spec = turn.call, BY_NAME.get(request["name"])
     if call.principal is None or spec is None:
         return Answer(answer=KeyRequiredError.MESSAGE, mode="action"), {}

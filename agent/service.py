@@ -34,7 +34,7 @@ from agent.profile import load_profile
 from agent.redact import redact
 from agent.replies import reply_to_pending, suggestable
 from agent.retrieve import Context, Retrieval, Retriever, SearchIndex
-from agent.routing import ACTIONS, route
+from agent.routing import ACTIONS, Intent, route
 
 FALLBACK_NOTE = "*Answered by the docs site's assistant; the local docs did not cover this.*"
 
@@ -173,7 +173,8 @@ async def answer(
         elif services.chat_model is not None:
             from agent.llm import run_turn
 
-            result, meta = await run_turn(services, text, conv, principal, channel)
+            asked = await _route(services, text, previous, principal)
+            result, meta = await run_turn(services, text, conv, principal, channel, asked)
             meta["intent"] = "llm"
         else:
             result, meta = await _offline(services, text, previous, principal, channel, conv)
@@ -195,6 +196,20 @@ def safe_answer(result: Answer) -> Answer:
     return result
 
 
+async def _route(
+    services: AgentServices, text: str, previous: dict[str, Any], principal: Principal | None
+) -> Intent:
+    """What the message asks for, its key references resolved against the user's keys."""
+    if principal is None:
+        return route(text, previous)
+    owner = principal.owner
+
+    def live_keys() -> list[APIKeyRecord]:
+        return [r for r in services.keys.list(owner, principal=principal) if not r.removed]
+
+    return await asyncio.to_thread(route, text, previous, live_keys)
+
+
 async def _offline(
     services: AgentServices,
     text: str,
@@ -204,15 +219,7 @@ async def _offline(
     conv: str,
 ) -> tuple[Answer, dict[str, Any]]:
     """One offline turn: routing against the user's keys, then a key action or the docs."""
-    if principal is None:
-        intent = route(text, previous)
-    else:
-        owner = principal.owner
-
-        def live_keys() -> list[APIKeyRecord]:
-            return [r for r in services.keys.list(owner, principal=principal) if not r.removed]
-
-        intent = await asyncio.to_thread(route, text, previous, live_keys)
+    intent = await _route(services, text, previous, principal)
     meta: dict[str, Any] = {"intent": intent.kind}
     if intent.kind in ("confirm", "deny"):  # nothing of the previous turn waits for it
         if previous.get("awaiting") in ("rotate", "revoke") and intent.kind == "confirm":

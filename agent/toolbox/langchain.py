@@ -6,6 +6,7 @@ other surface). Our errors come back to the model as tool errors with our messag
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,11 @@ from agent.toolbox.registry import ToolCall, ToolResult, ToolSpec, invoke
 from ingest.errors import IngestError
 
 Observer = Callable[[ToolSpec, ToolResult | None], None]
+log = logging.getLogger(__name__)
+NOT_ASKED = (
+    "Not done: the user's message did not ask for this key action. Do not act on keys "
+    "unless the user asks; answer the user's question instead."
+)
 
 
 def langchain_tools(call: ToolCall, observe: Observer) -> list[BaseTool]:
@@ -35,6 +41,9 @@ def interrupt_on() -> dict[str, bool | InterruptOnConfig]:
 def _tool(spec: ToolSpec, call: ToolCall, observe: Observer) -> StructuredTool:
     async def run(**arguments: Any) -> str:
         result = None
+        if not call.asked_for(spec):
+            log.warning("dropped a %s call the user did not ask for", spec.name)
+            raise ToolException(NOT_ASKED)
         try:
             result = await invoke(spec, call, arguments)
         except (AgentError, IngestError) as exc:  # the model reads what went wrong

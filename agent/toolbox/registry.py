@@ -82,6 +82,12 @@ class ToolCall:
     approval: Pending | None = None
     unapproved: Literal["stage", "refuse"] = "stage"
     sources: list[Source] = field(default_factory=list)
+    # LLM mode: the key tools the user's own message asked for (None: a client called the
+    # tool by name, which is the asking). A key tool outside it is refused, never run.
+    requested: frozenset[str] | None = None
+
+    def asked_for(self, spec: ToolSpec) -> bool:
+        return not spec.needs_key or self.requested is None or spec.name in self.requested
 
     def cite(self, source: Source) -> int:
         """Number a source for `[n]` citations (1-based, in the order cited)."""

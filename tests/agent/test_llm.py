@@ -57,6 +57,51 @@ async def test_generate_secret_never_reaches_the_model(
     assert services.keys.verify(result.secret.api_key).owner == "alice"
 
 
+async def test_a_key_action_the_user_did_not_ask_for_is_dropped(
+    real_index: Any, http_client: httpx.AsyncClient, alice: Principal, caplog: Any
+) -> None:
+    """A docs question about rotation: the model's rotate call (with an invented key, as
+    a real 1.5B model did) stages nothing, its generate call makes no key, and the model
+    is told why and goes on to answer from the docs."""
+    services, secret = make_key(real_index, http_client, alice)
+    model = scripted(
+        tool_call("rotate_api_key", {"key": "k_123"}),
+        tool_call("generate_api_key", {"name": "Helper"}, "call_2"),
+        tool_call("searchDocumentation", {"query": "rotate a key"}, "call_3"),
+        AIMessage(content="Choose Rotate in the API Keys tab [1]."),
+    )
+    services.chat_model = model
+    before = _live(services, "alice")
+    result = await answer(services, "How do I rotate my API key?", principal=alice)
+    assert result.pending_action is None and result.secret is None
+    assert result.mode == "local" and result.sources[0].url.endswith("#rotate-api-key")
+    assert _live(services, "alice") == before
+    assert services.keys.verify(secret).owner == "alice"
+    told = [m for m in model.received[-1] if "did not ask for this key action" in str(m.content)]
+    assert [getattr(m, "name", "") for m in told] == ["rotate_api_key", "generate_api_key"]
+    ours = ("agent.llm", "agent.toolbox.langchain")
+    dropped = [r.getMessage() for r in caplog.records if r.name in ours]
+    assert dropped == [
+        "dropped a rotate_api_key call the user did not ask for",
+        "dropped a generate_api_key call the user did not ask for",
+    ]
+
+
+async def test_the_key_the_user_asked_to_rotate_is_staged_not_another_tool(
+    real_index: Any, http_client: httpx.AsyncClient, alice: Principal
+) -> None:
+    services, _secret = make_key(real_index, http_client, alice)
+    model = scripted(
+        tool_call("revoke_api_key", {"key": "Production"}),
+        tool_call("rotate_api_key", {"key": "Production"}, "call_2"),
+        AIMessage(content="Rotated."),
+    )
+    services.chat_model = model
+    staged = await answer(services, "rotate my Production key", principal=alice)
+    assert staged.pending_action is not None
+    assert staged.pending_action.tool == "rotate_api_key"
+
+
 async def test_rotate_is_interrupted_and_a_model_cannot_approve(
     real_index: Any, http_client: httpx.AsyncClient, alice: Principal, bob: Principal
 ) -> None:
