@@ -7,9 +7,11 @@ needs approval (approve or reject only) and the interrupt becomes our pending ac
 registry's gate runs such a tool only with this turn's approval of exactly that tool and
 key, once; a key tool runs or is staged only when the user's own message asks for that
 action (the offline router's reading of it: the model proposes, the user disposes; any
-other key call is dropped and logged); secrets go to `Answer.secret`, the model sees ids and masked keys only; a cap on
-tool calls per turn; tool output is framed as data. The conversation's graph state lives
-in a checkpointer (SQLite in the data dir, or PostgreSQL), so approvals resume anywhere.
+other key call is dropped and logged); secrets go to `Answer.secret`, the model sees ids
+and masked keys only; a cap on tool calls per turn; tool output is framed as data. The
+conversation's graph state lives in a checkpointer (SQLite in the data dir, or
+PostgreSQL), so approvals resume anywhere. `make_chat_model` also makes the model of
+grounded LLM mode (`agent/grounded.py`), a local one included.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from agent.actions import staged_answer
@@ -47,6 +50,7 @@ from agent.toolbox.langchain import NOT_ASKED, interrupt_on, langchain_tools
 from agent.toolbox.registry import ToolCall, ToolResult, ToolSpec, stage
 
 if TYPE_CHECKING:
+    from agent.local_llm import LlamaServer
     from agent.service import AgentServices
 
 log = logging.getLogger(__name__)
@@ -63,14 +67,55 @@ on the user's behalf. You never see secrets: after a key is created or rotated, 
 user the new secret is shown to them once, outside this chat."""
 
 
-def make_chat_model(settings: AgentSettings) -> BaseChatModel:
-    """The configured chat model (`provider:model`), or LLMError with the reason."""
+def make_chat_model(settings: AgentSettings) -> tuple[BaseChatModel, LlamaServer | None]:
+    """The configured chat model, capped in tokens and time, and the llama-server started
+    for it (`local` without DOCSAGENT_LLM_URL), or LLMError with the reason."""
+    if settings.llm == "local":
+        return _local_model(settings)
     from langchain.chat_models import init_chat_model
 
     try:
-        return init_chat_model(settings.llm)
+        model = init_chat_model(
+            settings.llm, max_tokens=settings.llm_max_tokens, timeout=settings.llm_timeout
+        )
     except (ValueError, ImportError) as exc:
         raise LLMError(f"DOCSAGENT_LLM={settings.llm!r} cannot be used: {exc}") from exc
+    return model, None
+
+
+def _local_model(settings: AgentSettings) -> tuple[BaseChatModel, LlamaServer | None]:
+    """A packaged GGUF model behind llama-server, through the OpenAI-compatible client any
+    hosted provider uses; the file is checked against its sha256 before it is loaded."""
+    from langchain_openai import ChatOpenAI
+
+    from agent.local_llm import LlamaServer, find_binary, resolve_model, verify_model
+
+    server, url = None, settings.llm_url
+    if not url:
+        path, sha256 = resolve_model(settings.llm_model, settings.llm_home / "models")
+        if sha256 is not None:
+            verify_model(path, sha256)
+        elif not path.is_file():
+            raise LLMError(f"DOCSAGENT_LLM_MODEL: {path} does not exist")
+        binary = find_binary(settings.llm_home)
+        if binary is None:
+            raise LLMError(
+                f"llama-server is not in {settings.llm_home / 'bin'} or on PATH: run "
+                "`make llm-setup` (builds it and fetches the model from the package registry)"
+            )
+        server = LlamaServer(binary, path, threads=settings.llm_threads)
+        server.start()
+        url = server.base_url
+    model = ChatOpenAI(
+        base_url=url,
+        api_key=SecretStr("local"),
+        model=settings.llm_model,
+        max_tokens=settings.llm_max_tokens,
+        timeout=settings.llm_timeout,
+        max_retries=0,
+        temperature=0.1,
+    )
+    return model, server
 
 
 @dataclass

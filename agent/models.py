@@ -47,6 +47,8 @@ class Answer(BaseModel):
     mode: Mode
     sources: list[Source] = Field(default_factory=list)
     followups: list[str] = Field(default_factory=list)
+    # who wrote a local answer: "extractive", "llm", or "extractive: <why not the model>"
+    generation: str = "extractive"
     pending_action: PendingAction | None = None
     decided_action: DecidedAction | None = None
     secret: NewSecret | None = None

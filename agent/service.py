@@ -27,6 +27,7 @@ from agent.conversations import Conversations
 from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
 from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
+from agent.grounded import Delta, GroundedWriter, Written, grounding
 from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
 from agent.links import is_safe_url, safe_links
 from agent.models import Answer, DecidedAction, Source
@@ -51,7 +52,9 @@ class AgentServices:
     fallback: Fallback
     approvals: Approvals
     conversations: Conversations
-    chat_model: BaseChatModel | None = None
+    chat_model: BaseChatModel | None = None  # LLM mode's tool-calling agent
+    writer: GroundedWriter | None = None  # LLM mode's grounded answers
+    llm_server: Any = None  # the llama-server docsagent started (stopped by `close`)
     clock: Callable[[], float] = time.time
     http_client: httpx.AsyncClient | None = field(default=None, repr=False)
     # conversation writes take turns inside a process: SQLite's busy handler sleeps in
@@ -84,10 +87,22 @@ def build_services(
         records = engine if settings.database_url else None
         index = open_index(settings, make_embeddings(settings), engine=records)
     client = http_client or httpx.AsyncClient(follow_redirects=True)
+    llm_server = None
     if chat_model is None and settings.llm:
         from agent.llm import make_chat_model
 
-        chat_model = make_chat_model(settings)
+        chat_model, llm_server = make_chat_model(settings)
+    writer = None
+    if chat_model is not None and settings.grounded:
+        writer = GroundedWriter(
+            chat_model,
+            site=settings.site_url,
+            max_tokens=settings.llm_max_tokens,
+            timeout=settings.llm_timeout,
+            queue_wait=settings.llm_queue_wait,
+            concurrency=settings.llm_concurrency,
+        )
+        chat_model = None
     return AgentServices(
         settings=settings,
         index=index,
@@ -102,6 +117,8 @@ def build_services(
         approvals=Approvals(engine, clock, settings.approval_ttl_seconds),
         conversations=Conversations(engine, clock),
         chat_model=chat_model,
+        writer=writer,
+        llm_server=llm_server,
         clock=clock,
         http_client=None if http_client is not None else client,  # closed by `close`
     )
@@ -129,8 +146,11 @@ async def answer(
     conversation_token: str | None = None,
     start_if_unknown: bool = False,
     by_history: bool = False,
+    on_delta: Delta | None = None,
 ) -> Answer:
     """Answer a docs question or carry out / stage a key action, in a conversation.
+
+    `on_delta` gets the answer's text as a model writes it (grounded LLM mode only).
 
     A yes/no decides only the pending action of the immediately preceding assistant turn;
     any other message cancels a pending action (and says so), in both modes.
@@ -177,7 +197,9 @@ async def answer(
             result, meta = await run_turn(services, text, conv, principal, channel, asked)
             meta["intent"] = "llm"
         else:
-            result, meta = await _offline(services, text, previous, principal, channel, conv)
+            result, meta = await _offline(
+                services, text, previous, principal, channel, conv, on_delta
+            )
         if dropped is not None:
             result.answer = f"{actions.moved_on(dropped)}\n\n{result.answer}"
             result.decided_action = DecidedAction(id=dropped.id, status="cancelled")
@@ -217,8 +239,10 @@ async def _offline(
     principal: Principal | None,
     channel: Channel,
     conv: str,
+    on_delta: Delta | None = None,
 ) -> tuple[Answer, dict[str, Any]]:
-    """One offline turn: routing against the user's keys, then a key action or the docs."""
+    """One offline turn: routing against the user's keys, then a key action or the docs
+    (the grounded model, when there is one, writes docs answers; it never decides)."""
     intent = await _route(services, text, previous, principal)
     meta: dict[str, Any] = {"intent": intent.kind}
     if intent.kind in ("confirm", "deny"):  # nothing of the previous turn waits for it
@@ -231,7 +255,7 @@ async def _offline(
         )
     elif intent.kind in ACTIONS and principal is None:
         # signed out nothing is staged: what the docs say of it, and how to sign in
-        result, meta = await _docs_turn(services, text, previous, meta)
+        result, meta = await _docs_turn(services, text, previous, meta, on_delta)
         result.answer = f"{result.answer.rstrip()}\n\n{actions.SIGN_IN}"
         return result, meta
     elif intent.kind in ACTIONS:
@@ -239,16 +263,20 @@ async def _offline(
             services, intent, principal=principal, channel=channel, conversation_id=conv
         )
     else:
-        return await _docs_turn(services, text, previous, meta)
+        return await _docs_turn(services, text, previous, meta, on_delta)
     meta.update(outcome.meta)
     return outcome.answer, meta
 
 
 async def _docs_turn(
-    services: AgentServices, text: str, previous: dict[str, Any], meta: dict[str, Any]
+    services: AgentServices,
+    text: str,
+    previous: dict[str, Any],
+    meta: dict[str, Any],
+    on_delta: Delta | None = None,
 ) -> tuple[Answer, dict[str, Any]]:
     """The docs answer of a turn, and what its follow-ups need to know of it."""
-    result = await answer_docs(services, text, context=_context(previous))
+    result = await answer_docs(services, text, context=_context(previous), on_delta=on_delta)
     meta["question"] = text
     if result.sources:
         meta["topic"] = result.sources[0].title
@@ -320,6 +348,7 @@ async def answer_docs(
     goal: str | None = None,
     local_only: bool = False,
     context: Context | None = None,
+    on_delta: Delta | None = None,
 ) -> Answer:
     """Local grounded answer, else the docs site's answer, else an honest 'not found'.
 
@@ -329,14 +358,20 @@ async def answer_docs(
     retrieval = await asyncio.to_thread(lambda: retriever.retrieve(question, context=context))
     if retrieval.confident:
         draft = compose(question, retrieval, verbs=retriever.lexicon().verbs)
-        return safe_answer(
-            Answer(
-                answer=draft.text,
-                mode="local",
-                sources=draft.sources,
-                followups=suggestable(draft.followups),
-            )
+        result = Answer(
+            answer=draft.text,
+            mode="local",
+            sources=draft.sources,
+            followups=suggestable(draft.followups),
         )
+        if services.writer is not None:
+            written = await services.writer.write(grounding(question, retrieval, draft), on_delta)
+            if isinstance(written, Written):
+                result.answer, result.sources = written.text, written.sources
+                result.generation = "llm"
+            else:
+                result.generation = f"extractive: {written}"
+        return safe_answer(result)
     if services.fallback.enabled and not local_only:
         page = retrieval.best.chunk.page_url if retrieval.best else None
         try:
@@ -389,27 +424,53 @@ async def answer_events(
     channel: Channel = "chat",
     conversation_token: str | None = None,
 ) -> AsyncIterator[tuple[str, Any]]:
-    """`answer` as events: `delta`s of the text, then sources / pending_action / secret, `done`."""
-    result = await answer(
-        services,
-        question,
-        conversation_id=conversation_id,
-        principal=principal,
-        channel=channel,
-        conversation_token=conversation_token,
+    """`answer` as events: `delta`s of the text, then sources / pending_action / secret, `done`.
+
+    A model's text streams as it is written. Should the finished answer differ from what
+    was streamed (the model cited nothing, timed out, or a note was added), a `reset`
+    event says to drop the streamed text and the finished text follows. Closing the
+    stream (a client that went away) cancels the answer, and with it the generation."""
+    pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def on_delta(text: str) -> None:
+        await pieces.put(text)
+
+    task = asyncio.ensure_future(
+        answer(
+            services,
+            question,
+            conversation_id=conversation_id,
+            principal=principal,
+            channel=channel,
+            conversation_token=conversation_token,
+            on_delta=on_delta,
+        )
     )
-    async for event in events_of(result):
+    task.add_done_callback(lambda _: pieces.put_nowait(None))
+    streamed: list[str] = []
+    try:
+        while (piece := await pieces.get()) is not None:
+            streamed.append(piece)
+            yield "delta", {"text": piece}
+        result = await task
+    finally:
+        task.cancel()
+    same = streamed and "".join(streamed).strip() == result.answer.strip()
+    if streamed and not same:
+        yield "reset", {}
+    async for event in events_of(result, text=not same):
         yield event
 
 
-async def events_of(result: Answer) -> AsyncIterator[tuple[str, Any]]:
-    """A finished Answer as the stream's events: deltas, sources, pending_action, secret, done."""
+async def events_of(result: Answer, *, text: bool = True) -> AsyncIterator[tuple[str, Any]]:
+    """A finished Answer as the stream's events: deltas (unless `text` was streamed
+    already), sources, pending_action, secret, done."""
     if result.decided_action:  # first, so the decided card stops being clickable at once
         yield "decided_action", result.decided_action.model_dump()
-    text = result.answer
+    body = result.answer if text else ""
     step = 48
-    for start in range(0, len(text), step):
-        yield "delta", {"text": text[start : start + step]}
+    for start in range(0, len(body), step):
+        yield "delta", {"text": body[start : start + step]}
     if result.sources:
         yield "sources", [s.model_dump() for s in result.sources]
     if result.pending_action:
@@ -503,3 +564,5 @@ async def close(services: AgentServices) -> None:
     await asyncio.to_thread(services.keys.close)
     if services.http_client is not None:
         await services.http_client.aclose()
+    if services.llm_server is not None:
+        await asyncio.to_thread(services.llm_server.stop)

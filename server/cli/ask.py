@@ -28,7 +28,8 @@ ONE_SHOT = (
 )
 
 
-def _render(result: Answer, *, one_shot: bool = False) -> None:
+def _render(result: Answer, *, one_shot: bool = False, streamed: str = "") -> None:
+    """The answer (unless exactly that text was streamed already), sources, secret."""
     from rich.markdown import Markdown
     from rich.panel import Panel
 
@@ -38,7 +39,11 @@ def _render(result: Answer, *, one_shot: bool = False) -> None:
         key_id = str(pending.args.get("key_id") or pending.args.get("key") or "")
         console.print(pending.preview, highlight=False, markup=False)
         console.print(ONE_SHOT.format(verb=verb, key_id=key_id), highlight=False, markup=False)
+    elif streamed and streamed.strip() == result.answer.strip():
+        console.print()  # the text is on screen already, as the model wrote it
     else:
+        if streamed:
+            console.print("\n[dim](the answer below replaces the one above)[/dim]")
         console.print(Markdown(result.answer))
     if result.sources:
         console.print("[bold]Sources[/bold]")
@@ -99,6 +104,12 @@ async def _chat(owner: str) -> None:
                 break
             if not question.strip():
                 break
+            streamed: list[str] = []
+
+            async def show(text: str, streamed: list[str] = streamed) -> None:
+                streamed.append(text)  # a model's text, printed as it is written
+                console.print(text, end="", highlight=False, markup=False)
+
             with friendly_errors():
                 result = await service.answer(
                     services,
@@ -106,9 +117,10 @@ async def _chat(owner: str) -> None:
                     conversation_id=conversation,
                     principal=principal,
                     channel="cli",
+                    on_delta=show,
                 )
             conversation, question = result.conversation_id, None
-            _render(result)
+            _render(result, streamed="".join(streamed))
             if result.pending_action:
                 try:
                     reply = _read("Approve? \\[y/N, or ask something else] ")

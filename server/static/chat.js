@@ -305,6 +305,9 @@ async function converse(body) {
           streamed += payload.text || "";
           turn.body.textContent = streamed;
           reveal(turn.article);
+        } else if (event === "reset") {
+          streamed = ""; // the finished answer replaces what the model streamed
+          turn.body.textContent = "";
         } else if (event === "sources") {
           const sources = renderSources(payload);
           if (sources) turn.extras.replaceChildren(sources);

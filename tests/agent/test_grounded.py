@@ -1,0 +1,200 @@
+"""Grounded LLM mode with a streaming chat model that records what it was given: the
+answer streams as written, every citation maps to a source, an answer citing nothing (or
+a model that is slow, busy or broken) gives the extractive answer and says why, key
+actions are the router's alone, and closing the stream stops the generation."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from agent.grounded import CitationFilter
+from agent.keys.base import Principal
+from agent.service import AgentServices, answer, answer_events, build_services
+from tests.agent.conftest import make_settings
+from tests.conftest import remember_secret
+
+ROTATE = "How do I rotate an API key?"
+
+
+class Writer(BaseChatModel):
+    """Streams `reply` a word at a time (`pause` seconds apart); records its inputs, the
+    keyword arguments it got, and whether a stream was abandoned half way."""
+
+    reply: str = "Open the API Keys tab and choose Rotate [1]. The old key stops working [1]."
+    pause: float = 0.0
+    fail: bool = False
+    received: list[list[BaseMessage]] = []  # noqa: RUF012 - a pydantic field, per instance
+    kwargs: list[dict[str, Any]] = []  # noqa: RUF012
+    abandoned: list[bool] = []  # noqa: RUF012
+
+    @property
+    def _llm_type(self) -> str:
+        return "streaming-test"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        raise NotImplementedError  # only the async path is used
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.received.append(list(messages))
+        self.kwargs.append(kwargs)
+        if self.fail:
+            raise RuntimeError("model crashed")
+        finished = False
+        try:
+            for word in re.findall(r"\S+\s*", self.reply):
+                await asyncio.sleep(self.pause)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+            finished = True
+        finally:
+            self.abandoned.append(not finished)
+
+    def shown(self) -> str:
+        return "\n".join(str(m.content) for batch in self.received for m in batch)
+
+
+def _services(real_index: Any, client: httpx.AsyncClient, model: Writer, **over: Any) -> Any:
+    settings = make_settings(llm_style="grounded", fallback_enabled=False, **over)
+    return build_services(settings, index=real_index, http_client=client, chat_model=model)
+
+
+async def _events(services: AgentServices, question: str, **kw: Any) -> list[tuple[str, Any]]:
+    return [event async for event in answer_events(services, question, **kw)]
+
+
+async def test_the_answer_streams_as_written_and_cites_real_sources(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    model = Writer(pause=0.01)
+    services = _services(real_index, http_client, model)
+    events = await _events(services, ROTATE)
+    kinds = [kind for kind, _ in events]
+    deltas = [data["text"] for kind, data in events if kind == "delta"]
+    done = events[-1][1]
+    assert kinds[-1] == "done" and "reset" not in kinds
+    assert len(deltas) >= 10 and kinds.index("delta") < kinds.index("sources")
+    assert "".join(deltas).strip() == done["answer"] == model.reply
+    assert done["generation"] == "llm" and done["mode"] == "local"
+    assert done["sources"][0]["url"].endswith("#rotate-api-key")
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", done["answer"])}
+    assert cited and max(cited) <= len(done["sources"])
+    assert model.kwargs[0]["max_tokens"] == services.settings.llm_max_tokens
+    shown = model.shown()
+    assert "[1] API Keys" in shown and "choose Rotate" in shown  # the section, numbered
+
+
+async def test_a_citation_that_points_nowhere_is_dropped(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    model = Writer(reply="Choose Rotate in the API Keys tab [1][9]. It is permanent [1, 7].")
+    result = await answer(_services(real_index, http_client, model), ROTATE)
+    assert result.answer == "Choose Rotate in the API Keys tab [1]. It is permanent [1]."
+    assert result.generation == "llm" and len(result.sources) == 1
+
+
+def test_the_citation_filter_waits_for_a_citation_split_across_chunks() -> None:
+    cites = CitationFilter(2)
+    out = cites.feed("Rotate it [") + cites.feed("2") + cites.feed("] or [") + cites.feed("5]")
+    out += cites.feed(" see [the docs](https://x.test).") + cites.finish()
+    assert out == "Rotate it [2] or  see [the docs](https://x.test)."
+    assert cites.cited == [2]
+
+
+async def test_an_answer_citing_nothing_gives_the_extractive_answer_and_says_so(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    offline = await answer(
+        build_services(make_settings(fallback_enabled=False), index=real_index), ROTATE
+    )
+    model = Writer(reply="You can rotate keys whenever you like.")
+    events = await _events(_services(real_index, http_client, model), ROTATE)
+    kinds = [kind for kind, _ in events]
+    done = events[-1][1]
+    assert "reset" in kinds and kinds.index("reset") < len(kinds) - 1
+    after = [d["text"] for k, d in events[kinds.index("reset") :] if k == "delta"]
+    assert "".join(after) == done["answer"] == offline.answer
+    assert done["generation"] == "extractive: the model's answer cited no source"
+
+
+async def test_a_slow_or_broken_model_gives_the_extractive_answer(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    slow = Writer(pause=0.5)
+    result = await answer(_services(real_index, http_client, slow, llm_timeout=0.3), ROTATE)
+    assert result.generation == "extractive: the model did not finish within 0.3 s"
+    assert result.mode == "local" and "Rotate" in result.answer and result.sources
+    assert slow.abandoned == [True]
+    broken = await answer(_services(real_index, http_client, Writer(fail=True)), ROTATE)
+    assert broken.generation == "extractive: the model failed" and broken.sources
+
+
+async def test_a_second_chat_does_not_wait_forever_for_a_busy_model(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    model = Writer(pause=0.1)
+    services = _services(real_index, http_client, model, llm_queue_wait=0.2)
+    first = asyncio.ensure_future(answer(services, ROTATE))
+    await asyncio.sleep(0.05)
+    second = await answer(services, "How do I generate an API key?")
+    assert second.generation == "extractive: the model is busy with other questions"
+    assert (await first).generation == "llm"
+
+
+async def test_key_actions_are_the_routers_and_the_model_never_sees_a_secret(
+    real_index: Any, http_client: httpx.AsyncClient, alice: Principal
+) -> None:
+    model = Writer()
+    services = _services(real_index, http_client, model)
+    _, secret = services.keys.create("alice", "Production")
+    remember_secret(secret)
+    docs = await answer(services, "How do I rotate my API key?", principal=alice)
+    assert docs.pending_action is None and docs.generation == "llm"
+    staged = await answer(services, "rotate my Production key", principal=alice)
+    assert staged.pending_action is not None and staged.pending_action.tool == "rotate_api_key"
+    assert len(model.received) == 1  # the key request never reached the model
+    pasted = await answer(
+        services, f"my key {secret} leaked, how do I rotate an API key?", principal=alice
+    )
+    assert pasted.pending_action is None and len(model.received) == 2
+    assert secret not in model.shown() and "[redacted" in model.shown()
+
+
+async def test_closing_the_stream_stops_the_generation(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    model = Writer(pause=0.05)
+    stream = answer_events(_services(real_index, http_client, model), ROTATE)
+    kind, _ = await stream.__anext__()
+    assert kind == "delta"
+    await stream.aclose()  # what sse-starlette does when the client goes away
+    await asyncio.sleep(0.2)
+    assert model.abandoned == [True]
+
+
+async def test_a_question_the_docs_do_not_cover_never_reaches_the_model(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    model = Writer()
+    result = await answer(
+        _services(real_index, http_client, model), "What is the boiling point of tungsten?"
+    )
+    assert result.mode == "none" and model.received == []
