@@ -1,9 +1,12 @@
 """Fixtures of the agent tests: the real index (the shipped API Keys page ingested once per
 session into a tmp Chroma with the real embedder), real services on a per-test SQLite
-database with the real local key store, and a scripted chat model that records its inputs."""
+database with the real local key store, and a scripted and a streaming chat model that
+record their inputs."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import shutil
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -13,8 +16,8 @@ import httpx
 import pytest
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from agent.config import AgentSettings
 from agent.keys.base import Principal
@@ -138,6 +141,53 @@ class ScriptedChatModel(BaseChatModel):
             for batch in self.received
             for m in batch
         )
+
+
+class StreamingChatModel(BaseChatModel):
+    """Streams `reply` a word at a time (`pause` seconds apart); records its inputs, the
+    keyword arguments it got, and whether a stream was abandoned half way."""
+
+    reply: str = "Open the API Keys tab and choose Rotate [1]. The old key stops working [1]."
+    pause: float = 0.0
+    fail: bool = False
+    received: list[list[BaseMessage]] = []  # noqa: RUF012 - a pydantic field, per instance
+    kwargs: list[dict[str, Any]] = []  # noqa: RUF012
+    abandoned: list[bool] = []  # noqa: RUF012
+
+    @property
+    def _llm_type(self) -> str:
+        return "streaming-test"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        raise NotImplementedError  # only the async path is used
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.received.append(list(messages))
+        self.kwargs.append(kwargs)
+        if self.fail:
+            raise RuntimeError("model crashed")
+        finished = False
+        try:
+            for word in re.findall(r"\S+\s*", self.reply):
+                await asyncio.sleep(self.pause)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+            finished = True
+        finally:
+            self.abandoned.append(not finished)
+
+    def shown(self) -> str:
+        return "\n".join(str(m.content) for batch in self.received for m in batch)
 
 
 def tool_call(name: str, args: dict[str, Any], call_id: str = "call_1") -> AIMessage:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,35 @@ async def test_mcp_tool_errors_carry_our_message(
     warnings = [r for r in caplog.records if r.name == "docsagent.mcp"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_grounded_models_tokens_reach_the_client_as_written(settings: Any, services: Any) -> None:
+    """Over real HTTP: the first delta arrives while the model is still writing (it takes
+    ~2.6 s here), well before `done`; the finished answer is what was streamed."""
+    from agent.grounded import GroundedWriter
+    from tests.agent.conftest import StreamingChatModel
+    from tests.server.conftest import serving
+
+    model = StreamingChatModel(pause=0.2)
+    writer = GroundedWriter(model, site=settings.site_url, max_tokens=200, timeout=30, queue_wait=5)
+    services.writer = writer
+    try:
+        with serving(settings, services) as live, httpx.Client(base_url=live.url, timeout=30) as c:
+            seen: list[tuple[float, str]] = []
+            started = time.monotonic()
+            with c.stream(
+                "POST", "/v1/chat", json={"message": QUESTION},
+                headers={"Accept": "text/event-stream"},
+            ) as response:  # fmt: skip
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        seen.append((time.monotonic() - started, line[6:].strip()))
+                        if line.endswith("done"):
+                            break
+    finally:
+        services.writer = None
+    first = next(t for t, name in seen if name == "delta")
+    done = next(t for t, name in seen if name == "done")
+    assert done - first > 1.5, seen  # streamed, not cut from a finished answer
+    assert "reset" not in [name for _, name in seen]
+    assert len([n for _, n in seen if n == "delta"]) >= 10
