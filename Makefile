@@ -36,9 +36,10 @@ run-llm: llm-setup
 run-scaled: install
 	bash scripts/run-scaled.sh
 
-## make test: venv, install, PostgreSQL + a Chroma server on loopback (scripts/services.sh,
-## idempotent: running ones are reused), then the whole test suite, nothing skipped.
-test: install
+## make test: venv, install, the local model (make llm-setup: built and fetched once), PostgreSQL
+## + a Chroma server on loopback (scripts/services.sh, idempotent: running ones are reused),
+## then the whole test suite, nothing skipped.
+test: install llm-setup
 	bash scripts/services.sh > $(VENV)/test-services.env
 	env $$(cat $(VENV)/test-services.env) $(BIN)/python -m pytest $(PYTEST_ARGS)
 

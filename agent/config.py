@@ -65,6 +65,9 @@ class AgentSettings(IngestSettings):
     )
     llm_concurrency: int = Field(1, ge=1, le=16, description="Replies generated at once.")
     llm_threads: int = Field(2, ge=1, le=64, description="CPU threads of llama-server.")
+    llm_home: Path | None = Field(
+        None, description="llama-server (bin/) and models (models/); default <data_dir>/llm."
+    )
     llm_max_tool_calls: int = Field(6, ge=1, le=50, description="Tool calls per turn, at most.")
     approval_ttl_seconds: int = Field(300, ge=10, description="Pending key actions expire after.")
     max_question_chars: int = Field(512, ge=16, description="Longest question accepted.")
@@ -85,9 +88,9 @@ class AgentSettings(IngestSettings):
         return self.llm_style == "grounded" or (self.llm_style == "auto" and self.llm == "local")
 
     @property
-    def llm_home(self) -> Path:
-        """Where `scripts/local_llm.py setup` puts llama-server and the model files."""
-        return self.data_dir / "llm"
+    def llm_dir(self) -> Path:
+        """Where `scripts/local_llm.py setup` put llama-server and the model files."""
+        return self.llm_home or self.data_dir / "llm"
 
     @property
     def sqlalchemy_url(self) -> str:

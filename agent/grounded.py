@@ -95,20 +95,30 @@ def _clip(text: str) -> str:
 
 
 class CitationFilter:
-    """Streams text through, dropping `[n]` that point at no source (n in 1..count)."""
+    """Streams text through, dropping `[n]` that point at no source (n in 1..count);
+    code (between backticks) passes untouched, so `items[0]` stays `items[0]`."""
 
     def __init__(self, count: int) -> None:
         self.count = count
         self.held = ""
+        self.code = False  # inside a backtick span or fence
         self.cited: list[int] = []
 
     def feed(self, text: str) -> str:
-        text = self.held + text
-        self.held = ""
-        tail = _OPEN.search(text)
-        if tail is not None and len(text) - tail.start() <= 12:
-            text, self.held = text[: tail.start()], text[tail.start() :]
-        return _CITE.sub(self._keep, text)
+        text, self.held = self.held + text, ""
+        out: list[str] = []
+        for n, part in enumerate(text.split("`")):
+            if n:
+                out.append("`")
+                self.code = not self.code
+            if self.code:
+                out.append(part)
+                continue
+            tail = _OPEN.search(part)
+            if tail is not None and n == text.count("`") and len(part) - tail.start() <= 12:
+                part, self.held = part[: tail.start()], part[tail.start() :]
+            out.append(_CITE.sub(self._keep, part))
+        return "".join(out)
 
     def finish(self) -> str:
         text, self.held = self.held, ""

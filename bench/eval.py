@@ -235,7 +235,7 @@ def summarise(site: Site, rows: list[Row]) -> dict[str, Any]:
             1
             for r in rows
             if r.mode == "local"
-            for n in re.findall(r"\[(\d+)\]", r.answer)
+            for n in re.findall(r"\[(\d+)\]", re.sub(r"`[^`]*`", "", r.answer))
             if not 1 <= int(n) <= len(r.sources)
         ),
         "local_ms_p50": _pct([r.ms for r in rows if r.mode == "local"], 50),

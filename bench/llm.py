@@ -91,7 +91,7 @@ def main() -> None:
     if not url:
         from agent.local_llm import LlamaServer, find_binary, resolve_model, verify_model
 
-        home = args.home or settings.llm_home
+        home = args.home or settings.llm_dir
         path, sha256 = resolve_model(args.model, home / "models")
         started = time.perf_counter()
         if sha256:

@@ -66,6 +66,9 @@ def test_the_citation_filter_waits_for_a_citation_split_across_chunks() -> None:
     out += cites.feed(" see [the docs](https://x.test).") + cites.finish()
     assert out == "Rotate it [2] or  see [the docs](https://x.test)."
     assert cites.cited == [2]
+    code = CitationFilter(1)
+    out = code.feed("Use `items[0") + code.feed("].value` [1] or ```\nx = a[3]\n``` [4]")
+    assert out + code.finish() == "Use `items[0].value` [1] or ```\nx = a[3]\n``` "
 
 
 async def test_an_answer_citing_nothing_gives_the_extractive_answer_and_says_so(
