@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -145,6 +147,27 @@ def free_port() -> int:
         return port
 
 
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()  # resolved here: the child between fork and exec only calls it
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when docsagent dies, however it
+    dies (a killed worker must not leave a model holding the cores)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class LlamaServer:
     """One `llama-server` process on loopback, started and stopped by us.
 
@@ -222,6 +245,7 @@ class LlamaServer:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             self.stop()

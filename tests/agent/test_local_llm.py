@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import json
 import re
+import subprocess
 import sys
 import time
 import zipfile
@@ -134,6 +135,36 @@ def test_server_waits_for_the_model_then_answers_and_stops(tmp_path: Path, model
         *("-m", str(model), "--host", "127.0.0.1", "--port", str(server.port)),
         *("-t", "1", "-c", "2048", "--parallel", "1"),
     ]
+
+
+def test_the_server_dies_with_a_killed_docsagent(tmp_path: Path, model: Path) -> None:
+    """A worker killed outright (SIGKILL: no cleanup runs) must not leave the model
+    running and holding the cores."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from agent.local_llm import LlamaServer\n"
+        f"s = LlamaServer(Path({str(fake_server(tmp_path))!r}), Path({str(model)!r})).start()\n"
+        "print(s.pid, s.port, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    pid, port = map(int, parent.stdout.readline().split())
+    assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    parent.kill()
+    parent.wait(timeout=10)
+    parent.stdout.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        status = Path(f"/proc/{pid}/status").read_text() if Path(f"/proc/{pid}").exists() else ""
+        if "State:\tZ" in status:
+            break  # gone, only not yet reaped by its new parent
+        time.sleep(0.05)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health")
 
 
 def test_a_server_that_exits_at_once_names_the_log_line(tmp_path: Path, model: Path) -> None:
