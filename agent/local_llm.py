@@ -9,7 +9,6 @@ checked with `verify_model` and served by `LlamaServer`; any OpenAI client (Lang
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from typing import IO, Any
 import httpx
 
 from agent.errors import LLMError
+from ingest.embed import sha256_file
 
 MODELS_PATH = Path(__file__).resolve().parent / "data" / "local_models.json"
 BLOCK = 1 << 20  # 1 MiB
@@ -52,15 +52,6 @@ def model_entry(name: str) -> dict[str, Any]:
     return entry
 
 
-def sha256_of(path: Path) -> str:
-    """The file's sha256, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_model(path: Path, sha256: str, size: int | None = None) -> None:
     """Raise LLMError naming the file, and the expected and actual size or hash, unless
     `path` exists with that size and sha256."""
@@ -71,7 +62,7 @@ def verify_model(path: Path, sha256: str, size: int | None = None) -> None:
         raise LLMError(
             f"model file {path} has the wrong size: expected {size} bytes, got {actual_size}"
         )
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != sha256.lower():
         raise LLMError(f"model file {path} has the wrong sha256: expected {sha256}, got {actual}")
 
