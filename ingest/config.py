@@ -54,3 +54,9 @@ class IngestSettings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def store_location(self) -> str:
+        """Where the index lives, as `stats` and errors name it: the Chroma server's URL,
+        or the embedded store's directory."""
+        return self.chroma_url or str(self.chroma_dir)

@@ -29,7 +29,7 @@ def index_stats(settings: IngestSettings) -> dict[str, Any]:
         "chunks": records.chunk_total(),
         "model": built[0],
         "dimension": built[1],
-        "store": settings.chroma_url or str(settings.chroma_dir),
+        "store": settings.store_location,
         "collection": settings.chroma_collection,
         "version": records.version(),
     }

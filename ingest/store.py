@@ -56,10 +56,10 @@ def make_client(settings: IngestSettings) -> tuple[Any, str]:
                 ssl=ssl,
                 settings=chroma_settings,
             )
-            return client, settings.chroma_url
+            return client, settings.store_location
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
-        return client, str(settings.chroma_dir)
+        return client, settings.store_location
 
 
 class DocIndex:
