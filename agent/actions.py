@@ -70,14 +70,13 @@ async def key_action(
     services: AgentServices,
     intent: Intent,
     *,
-    principal: Principal | None,
+    principal: Principal,
     channel: Channel,
     conversation_id: str,
 ) -> Outcome:
-    """Carry out (generate, list) or stage (rotate, revoke) an offline key request; the
+    """Carry out (generate, list) or stage (rotate, revoke) a signed-in user's offline key
+    request (signed out, `service` answers from the docs and says how to sign in); the
     key store is read and written off the event loop."""
-    if principal is None:
-        return Outcome(Answer(answer=SIGN_IN, mode="action"))
     call = _call(services, principal, channel, conversation_id)
     try:
         if intent.kind == "list":

@@ -253,15 +253,15 @@ async def _offline(
         outcome = await asyncio.to_thread(
             actions.clarify, intent, keys=services.keys, principal=principal
         )
-    elif intent.kind in ACTIONS and principal is None:
+    elif intent.kind in ACTIONS and principal is not None:
+        outcome = await actions.key_action(
+            services, intent, principal=principal, channel=channel, conversation_id=conv
+        )
+    elif intent.kind in ACTIONS:
         # signed out nothing is staged: what the docs say of it, and how to sign in
         result, meta = await _docs_turn(services, text, previous, meta, on_delta)
         result.answer = f"{result.answer.rstrip()}\n\n{actions.SIGN_IN}"
         return result, meta
-    elif intent.kind in ACTIONS:
-        outcome = await actions.key_action(
-            services, intent, principal=principal, channel=channel, conversation_id=conv
-        )
     else:
         return await _docs_turn(services, text, previous, meta, on_delta)
     meta.update(outcome.meta)
