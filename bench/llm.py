@@ -45,16 +45,18 @@ def _rss_mb(pid: int) -> float:
 
 
 async def speed(url: str, model: str, max_tokens: int) -> list[tuple[float, int, float]]:
-    """(seconds to first token, tokens, tokens/s after the first) per grounded prompt."""
-    from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
+    """(seconds to first token, tokens, tokens/s after the first) per grounded prompt,
+    through the chat model LLM mode itself makes."""
+    from agent.llm import make_chat_model
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = AgentSettings(data_dir=Path(tmp), docs_cache=ROOT / "docs_cache")
         await run_ingest(settings, [str(settings.docs_cache)])
         services = build_services(settings)
         retrievals = [services.retriever.retrieve(q) for q in QUESTIONS]
-    chat = ChatOpenAI(base_url=url, api_key=SecretStr("local"), model=model, max_tokens=max_tokens)
+    chat, _ = make_chat_model(
+        AgentSettings(llm="local", llm_url=url, llm_model=model, llm_max_tokens=max_tokens)
+    )
     out = []
     for question, retrieval in zip(QUESTIONS, retrievals, strict=True):
         draft = compose(question, retrieval)
