@@ -3,9 +3,12 @@ features, fitted on the dev split of the evaluation sites (`bench/calibrate.py`)
 stored with a note of the data it came from in `agent/data/abstention.json`.
 
 The features say how well the best sections match, never which site they come from:
-the best cosine similarity, how much of the question's idf weight the best section
-carries, and how much of it is in words the site never uses. (More features, such as
-the margin to the runner-up, agreement of dense and keyword search or sentence-level
+the best cosine similarity, how much of the question's idf weight the best section and
+its page carry, and how much of it is in words the site never uses. Fitted together,
+the section's share gets a negative weight beside the page's: on dev, near-topic
+questions the docs do not answer often reuse one section's words ("delete a key instead
+of rotating it") where answerable paraphrases spread over the page. (More features, such
+as the margin to the runner-up, agreement of dense and keyword search or sentence-level
 similarity, did not separate better on the dev split when one site was held out.)
 """
 
@@ -22,7 +25,7 @@ from agent.errors import CalibrationError
 if TYPE_CHECKING:
     from agent.retrieve import Retrieval
 
-FEATURES = ("dense", "coverage", "unknown")
+FEATURES = ("dense", "coverage", "page", "unknown")
 DEFAULT_PATH = Path(__file__).with_name("data") / "abstention.json"
 
 
@@ -32,6 +35,9 @@ def features(retrieval: Retrieval) -> dict[str, float]:
     - dense: the best cosine similarity among the top three sections;
     - coverage: the share of the question's idf weight, over the words this site uses,
       that the best section carries;
+    - page: the same share for the best section's whole page (a question whose words
+      are all on one page is most likely answered there, even when one section holds
+      only some of them);
     - unknown: the share of the question's weight in words the site never uses, scaled
       by the size of the index (on a one-page site most words are "unknown" and say
       little; on a thousand sections they say the question is about something else).
@@ -40,12 +46,19 @@ def features(retrieval: Retrieval) -> dict[str, float]:
     scale = min(1.0, math.log10(1 + retrieval.indexed) / 3)
     unknown = retrieval.oov * scale
     if not hits:
-        return {"dense": 0.0, "coverage": 0.0, "unknown": unknown}
+        return {"dense": 0.0, "coverage": 0.0, "page": 0.0, "unknown": unknown}
     total = retrieval.weight(retrieval.known)
-    present = retrieval.weight(retrieval.matched(hits[0].terms) & retrieval.known)
+
+    def share(present: frozenset[str]) -> float:
+        return (
+            retrieval.weight(retrieval.matched(present) & retrieval.known) / total if total else 0.0
+        )
+
+    page = retrieval.page_terms.get(hits[0].chunk.page_url, hits[0].terms) | hits[0].terms
     return {
         "dense": max(h.dense for h in hits),
-        "coverage": present / total if total else 0.0,
+        "coverage": share(hits[0].terms),
+        "page": share(page),
         "unknown": unknown,
     }
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import bm25s
 
 from ingest.models import Chunk
-from ingest.terms import STOPWORDS, stem, terms, words
+from ingest.terms import CONTRACTIONS, STOPWORDS, stem, terms, words
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?|[^A-Za-z0-9]+")
 # Names a reader types exactly: config keys, option and function names, error codes
@@ -36,13 +36,6 @@ _IDENTIFIER = re.compile(
 def identifiers(text: str) -> set[str]:
     """The identifier-like tokens of a text, lower-cased (trailing punctuation dropped)."""
     return {m.lower().rstrip(".:") for m in _IDENTIFIER.findall(text) if len(m) >= 3}
-
-
-# English contractions typed without the apostrophe are words, not typos
-_CONTRACTIONS = frozenset(
-    """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt havent
-    hasnt hadnt whats thats theres hows wheres whos im ive youre theyre lets""".split()
-)
 
 
 def chunk_terms(chunk: Chunk) -> list[str]:
@@ -92,6 +85,7 @@ class Lexicon:
     df: dict[str, int] = field(default_factory=dict)  # stem → sections containing it
     word_counts: dict[str, int] = field(default_factory=dict)  # surface word → occurrences
     section_terms: list[frozenset[str]] = field(default_factory=list)  # per chunk
+    page_terms: dict[str, frozenset[str]] = field(default_factory=dict)  # page → its stems
     positions: dict[str, int] = field(default_factory=dict)  # chunk id → position
     verbs: frozenset[str] = frozenset()  # words the docs use after "to" ("to rotate")
     names: dict[str, list[int]] = field(default_factory=dict)  # identifier → positions
@@ -112,7 +106,9 @@ class Lexicon:
         for position, chunk in enumerate(ordered):
             for name in identifiers(chunk.text):
                 names.setdefault(name, []).append(position)
+        on_page: dict[str, set[str]] = {}
         for chunk, tokens in zip(ordered, corpus, strict=True):
+            on_page.setdefault(chunk.page_url, set()).update(tokens)
             # the site's own name ("nexos" of docs.nexos.ai) is on every page in spirit
             df.update(set(tokens) | _site_name(chunk.page_url))
             found = words(f"{chunk.breadcrumb} {chunk.text}")
@@ -135,6 +131,7 @@ class Lexicon:
             df=dict(df),
             word_counts=dict(counts),
             section_terms=[frozenset(t) for t in corpus],
+            page_terms={url: frozenset(t) for url, t in on_page.items()},
             positions={c.id: i for i, c in enumerate(ordered)},
             names={n: p for n, p in names.items() if len(p) <= max(3, len(ordered) // 20)},
             # a word the docs often write after "to" ("to rotate") is a verb to them
@@ -195,7 +192,7 @@ class Lexicon:
                 or not lower.isalpha()
                 or lower in self.word_counts
                 or lower in STOPWORDS
-                or lower in _CONTRACTIONS
+                or lower in CONTRACTIONS
             ):
                 out.append(token)
                 continue

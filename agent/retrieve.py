@@ -4,10 +4,12 @@ structure around the best section (the steps of its procedure) and the features 
 answer-or-fall-back decision reads (`agent.abstain`).
 
 Three rankings are fused: dense, BM25, and the sections containing an identifier the
-question types exactly (a config key, an error code). Nothing here is fitted to one
-site: term weights come from the site's own index, the only vocabulary is the site's
-optional profile (`agent.profile`), and the fusion is plain reciprocal rank (weighted
-variants and learned rerankers did not beat it on the dev split of bench/eval).
+question types exactly (a config key, an error code). A follow-up is searched densely
+twice, with the earlier question (the topic) and alone (what it asks about the topic).
+Nothing here is fitted to one site: term weights come from the site's own index, the
+only vocabulary is the site's optional profile (`agent.profile`), and the fusion is
+plain reciprocal rank (weighted variants and learned rerankers did not beat it on the
+dev split of bench/eval).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class Retrieval:
     indexed: int = 0  # sections in the index (how much "never uses" means)
     followup: bool = False
     pages: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)  # page → chunks
+    page_terms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # its stems
 
     def matched(self, present: frozenset[str] | set[str]) -> set[str]:
         """The question's stems a text carries (itself or one of its synonyms)."""
@@ -180,12 +183,17 @@ class Retriever:
         if self.index.version() != lexicon.version:  # an ingest wrote while we searched
             lexicon = self.lexicon()
             lexical = lexicon.search(focus, self.candidates)
-        dense = [hit for hit in searched if hit.chunk.page_url not in self._pending]
+        rankings = [searched]
+        if followup:  # the earlier question says the topic, the new one what about it
+            alone = self.profile.expand_query(question)
+            rankings.append(self.index.search(alone, k=self.candidates))
         fused: dict[str, Retrieved] = {}
-        for rank, hit in enumerate(dense):
-            item = fused.setdefault(hit.chunk.id, Retrieved(hit.chunk, 0.0))
-            item.score += 1.0 / (RRF_K + rank + 1)
-            item.dense = max(item.dense, hit.score)
+        for found in rankings:
+            dense = [hit for hit in found if hit.chunk.page_url not in self._pending]
+            for rank, hit in enumerate(dense):
+                item = fused.setdefault(hit.chunk.id, Retrieved(hit.chunk, 0.0))
+                item.score += 1.0 / (RRF_K + rank + 1)
+                item.dense = max(item.dense, hit.score)
         for rank, (position, score) in enumerate(lexical):
             chunk = lexicon.chunks[position]
             item = fused.setdefault(chunk.id, Retrieved(chunk, 0.0))
@@ -214,6 +222,7 @@ class Retriever:
             indexed=len(lexicon),
             followup=followup,
             pages=lexicon.pages,
+            page_terms=lexicon.page_terms,
         )
         ranked = sorted(fused.values(), key=lambda r: r.score, reverse=True)
         by_section: dict[str, Retrieved] = {}

@@ -3,7 +3,8 @@
     python bench/calibrate.py --sites CORPORA_DIR [--data DIR] [--out FILE]
 
 Every site of bench/eval/sites.json and the shipped page are indexed (incrementally in
---data), each dev question (single-turn) is retrieved exactly as an answer would be, and
+--data), each dev question is retrieved exactly as an answer would be (a follow-up after its
+first turn, with the context the service keeps of it), and
 the retrieval's `agent.abstain.features` are the model's inputs.
 
 The model is a logistic regression over `agent.abstain.FEATURES` (standardised, L2
@@ -34,10 +35,13 @@ sys.path.append(str(ROOT / "bench"))
 
 from eval import load_sites, split_of  # noqa: E402
 
-from agent.abstain import DEFAULT_PATH, FEATURES, features  # noqa: E402
+from agent.abstain import DEFAULT_PATH, FEATURES, Calibration, features  # noqa: E402
 from agent.config import AgentSettings  # noqa: E402
-from agent.service import build_services  # noqa: E402
+from agent.profile import load_profile  # noqa: E402
+from agent.retrieve import Context, Retrieval, Retriever  # noqa: E402
+from ingest.embed import make_embeddings  # noqa: E402
 from ingest.pipeline import run_ingest  # noqa: E402
+from ingest.store import open_index  # noqa: E402
 
 MAX_OUT_ANSWERED = 0.10
 
@@ -56,17 +60,33 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 20000) -> np
     return w
 
 
+def turn_context(question: str, retrieval: Retrieval) -> Context:
+    """What the service keeps of a docs turn for the next one: the question, and the
+    cited page when it was answered here (`agent.service._docs_turn`)."""
+    best = retrieval.best
+    anchor = best.chunk.anchor_url if best and retrieval.confident else ""
+    return Context(question=question, page_url=anchor.split("#", 1)[0], anchor_url=anchor)
+
+
 async def dev_rows(args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for site in load_sites(args, work / "sites"):
         base = (args.data / site.name) if args.data else work / site.name
         settings = AgentSettings(data_dir=base / "data", docs_cache=site.cache)
         await run_ingest(settings, [str(site.cache)])
-        retriever = build_services(settings).retriever
+        # the features do not depend on the packaged calibration (which may not fit
+        # FEATURES while they change): retrieve with a neutral one
+        index = open_index(settings, make_embeddings(settings))
+        retriever = Retriever(
+            index, profile=load_profile(settings.docs_cache), calibration=Calibration({}, 0.0, 0.5)
+        )
         for case in site.questions:
-            if split_of(case["id"]) != "dev" or case.get("history"):
-                continue  # only dev is read; follow-ups are decided like their first turn
-            values = features(retriever.retrieve(case["question"]))
+            if split_of(case["id"]) != "dev":
+                continue  # only dev is read
+            context = None
+            for earlier in case.get("history", []):  # as a conversation's previous turn
+                context = turn_context(earlier, retriever.retrieve(earlier, context=context))
+            values = features(retriever.retrieve(case["question"], context=context))
             rows.append(
                 {"site": site.name, "out_of_scope": bool(case.get("out_of_scope")), **values}
             )
@@ -103,7 +123,7 @@ def main() -> None:
     sites = Counter(r["site"] for r in rows)
     note = (
         f"fitted {datetime.now(UTC):%Y-%m-%d} by bench/calibrate.py on the dev split of "
-        f"bench/eval ({len(rows)} single-turn questions: "
+        f"bench/eval ({len(rows)} questions, follow-ups after their first turn: "
         + ", ".join(f"{s} {n}" for s, n in sorted(sites.items()))
         + f"); dev: in-scope answered {answered[y == 1].mean():.2f}, "
         f"out-of-scope answered {answered[y == 0].mean():.2f}"

@@ -30,8 +30,24 @@ STOPWORDS = frozenset(
     this those through to too under until up upon us very want wants was way we were what
     when where which while who whom why will with would yes you your yours yourself
     yourselves tell know need needs thing things something anything someone happen happens
-    really actually possible way ways using use used""".split()
+    really actually possible way ways using use used ok okay one ones""".split()
 )
+# English contractions, also as typed without the apostrophe ("dont", "whats", "ive"):
+# function words too, never content, and never typos of a site word
+CONTRACTIONS = frozenset(
+    """dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt havent
+    hasnt hadnt whats thats theres hows wheres whos im ive youre theyre lets""".split()
+)
+
+
+def is_function_word(word: str) -> bool:
+    """A lower-case word that carries no topic: "the", "it's", "what's", "dont"."""
+    if word in STOPWORDS:
+        return True
+    if "'" in word:
+        return word.split("'", 1)[0] in STOPWORDS or word.replace("'", "") in CONTRACTIONS
+    return word in CONTRACTIONS
+
 
 _local = threading.local()
 _cache: dict[str, str] = {}
@@ -70,4 +86,4 @@ def words(text: str) -> list[str]:
 
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Stemmed content terms of `text`, in order (function words dropped unless asked)."""
-    return [stem(w) for w in words(text) if keep_stopwords or w not in STOPWORDS]
+    return [stem(w) for w in words(text) if keep_stopwords or not is_function_word(w)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import respx
 
@@ -63,3 +65,23 @@ async def test_a_followup_the_docs_do_not_cover_asks_the_site_a_whole_question(
     # the docs site gets a question it can answer on its own, never a bare fragment
     asked = upstream.calls.last.request.url.params["ask"]
     assert asked == "how do I make an api key? and can it be limited to a single model?"
+
+
+async def test_a_followup_finds_the_section_its_own_words_point_to(
+    sites_index: DocIndex, http_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The earlier question says the topic (CI tokens), the follow-up what about it
+    (rotating without breaking running jobs): searched on the earlier question alone
+    plus the new words, "Can I deploy from CI?" came first."""
+    settings = make_settings(fallback_enabled=False, docs_cache=tmp_path / "no-profile")
+    services = build_services(settings, index=sites_index, http_client=http_client)
+    first = await answer(services, "How do I create a tern token for CI?")
+    second = await answer(
+        services,
+        "and how do I rotate it without breaking jobs that are already running?",
+        conversation_id=first.conversation_id,
+        conversation_token=first.conversation_token,
+    )
+    assert second.mode == "local", second.answer
+    assert second.sources[0].section == "Tokens for CI"
+    assert "stays valid for 1 hour" in second.answer

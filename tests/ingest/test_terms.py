@@ -30,3 +30,15 @@ def test_function_words_drop_and_identifiers_keep_their_parts() -> None:
 
 def test_markup_is_not_a_word() -> None:
     assert words("**Generate** `key` [docs](https://x.io/a-b)") == ["generate", "key", "docs"]
+
+
+@pytest.mark.parametrize(
+    "question", ["what's it's i've", "whats dont im", "can't won't isn't", "ok, one more"]
+)
+def test_contractions_are_function_words_with_or_without_the_apostrophe(question: str) -> None:
+    # "it's" once stemmed to "it" and "i've" to "ive": topic words a question never had
+    assert terms(question) == []
+
+
+def test_a_possessive_keeps_its_word() -> None:
+    assert terms("the user's token, don't rotate it") == ["user", "token", "rotat"]
