@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -415,6 +416,48 @@ def _none(retrieval: Retrieval, note: str = "") -> Answer:
     return Answer(answer=text, mode="none", sources=draft.sources)
 
 
+async def answer_stream(
+    services: AgentServices,
+    question: str,
+    *,
+    conversation_id: str | None = None,
+    principal: Principal | None = None,
+    channel: Channel = "chat",
+    conversation_token: str | None = None,
+    start_if_unknown: bool = False,
+    by_history: bool = False,
+) -> AsyncGenerator[str | Answer, None]:
+    """`answer` as it is written: the model's text in pieces (grounded LLM mode only), then
+    the finished Answer, last. Closing the stream (a client that went away) cancels the
+    answer, and with it the generation."""
+    pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def on_delta(text: str) -> None:
+        await pieces.put(text)
+
+    task = asyncio.ensure_future(
+        answer(
+            services,
+            question,
+            conversation_id=conversation_id,
+            principal=principal,
+            channel=channel,
+            conversation_token=conversation_token,
+            start_if_unknown=start_if_unknown,
+            by_history=by_history,
+            on_delta=on_delta,
+        )
+    )
+    task.add_done_callback(lambda _: pieces.put_nowait(None))
+    try:
+        while (piece := await pieces.get()) is not None:
+            yield piece
+        result = await task
+    finally:
+        task.cancel()
+    yield result
+
+
 async def answer_events(
     services: AgentServices,
     question: str,
@@ -430,31 +473,24 @@ async def answer_events(
     was streamed (the model cited nothing, timed out, or a note was added), a `reset`
     event says to drop the streamed text and the finished text follows. Closing the
     stream (a client that went away) cancels the answer, and with it the generation."""
-    pieces: asyncio.Queue[str | None] = asyncio.Queue()
-
-    async def on_delta(text: str) -> None:
-        await pieces.put(text)
-
-    task = asyncio.ensure_future(
-        answer(
-            services,
-            question,
-            conversation_id=conversation_id,
-            principal=principal,
-            channel=channel,
-            conversation_token=conversation_token,
-            on_delta=on_delta,
-        )
-    )
-    task.add_done_callback(lambda _: pieces.put_nowait(None))
     streamed: list[str] = []
-    try:
-        while (piece := await pieces.get()) is not None:
-            streamed.append(piece)
-            yield "delta", {"text": piece}
-        result = await task
-    finally:
-        task.cancel()
+    result: Answer | None = None
+    stream = answer_stream(
+        services,
+        question,
+        conversation_id=conversation_id,
+        principal=principal,
+        channel=channel,
+        conversation_token=conversation_token,
+    )
+    async with aclosing(stream):
+        async for item in stream:
+            if isinstance(item, Answer):
+                result = item
+            else:
+                streamed.append(item)
+                yield "delta", {"text": item}
+    assert result is not None  # answer_stream ends with the Answer
     same = streamed and "".join(streamed).strip() == result.answer.strip()
     if streamed and not same:
         yield "reset", {}
