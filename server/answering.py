@@ -7,7 +7,8 @@ which is passed through to the caller and never recorded.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any, TypedDict, Unpack
 
 import anyio
@@ -32,7 +33,7 @@ class Where(TypedDict, total=False):
 
 
 class Answering:
-    """answer / answer_events / decide / history, timed and recorded."""
+    """answer / answer_stream / answer_events / decide / history, timed and recorded."""
 
     def __init__(
         self, services: service.AgentServices, insights: InsightsStore, metrics: Metrics
@@ -77,6 +78,19 @@ class Answering:
         principal, channel = where.get("principal"), where.get("channel", "chat")
         turn = await self._record(question, result, started, principal, channel)
         return result, turn
+
+    async def stream(
+        self, question: str, **where: Unpack[Where]
+    ) -> AsyncGenerator[str | Answer, None]:
+        """The agent's `answer_stream`: the model's text as it is written, then the Answer
+        (recorded). Closing it cancels the answer and the generation."""
+        started = time.perf_counter()
+        principal, channel = where.get("principal"), where.get("channel", "chat")
+        async with aclosing(service.answer_stream(self.services, question, **where)) as items:
+            async for item in items:
+                if isinstance(item, Answer):
+                    await self._record(question, item, started, principal, channel)
+                yield item
 
     async def events(
         self,

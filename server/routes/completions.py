@@ -21,14 +21,15 @@
 - `max_tokens` / `max_completion_tokens` cut the message (`finish_reason: "length"`),
   never a new key's link; `usage` counts the request's and the reply's tokens
   (`server.tokens`).
+- `stream: true` sends a grounded model's tokens as it writes them (`server.openai_stream`
+  says what follows streamed text the finished answer does not begin with, and how a
+  stream is cut); the message is built by `server.openai_reply`, streamed or not.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
@@ -36,10 +37,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
-from agent.errors import KeyRequiredError
-from agent.links import is_safe_url
-from agent.models import Answer
 from agent.threads import Turn
+from server.answering import Where
 from server.deps import (
     AnsweringDep,
     CompletionCallerDep,
@@ -48,11 +47,12 @@ from server.deps import (
     SettingsDep,
 )
 from server.errors import BadRequest, NotFound
+from server.openai_reply import Exchange, reply_extra
+from server.openai_stream import completion_chunks
 from server.routes.ask import base_url
 
 router = APIRouter(tags=["openai-compatible"])
 MODEL = "docsagent"
-STREAM_STEP = 48  # characters per streamed delta
 
 
 class Message(BaseModel):
@@ -106,36 +106,6 @@ class CompletionRequest(BaseModel):
         return self.max_completion_tokens or self.max_tokens
 
 
-def secret_notice(link: str) -> str:
-    """Where a standard client's user gets a new key (never cut by max_tokens)."""
-    return (
-        f"\n\n**Your new key is not in this message.** Open {link} in a browser and sign in "
-        "with your API key to see and copy it: the link works once, within 10 minutes."
-    )
-
-
-def render_content(answer: Answer, *, placeholder_key: bool = False) -> str:
-    """The answer (which shows a pending action's preview), how to decide a pending action
-    here, and sources as a markdown list."""
-    text = answer.answer.strip()
-    if answer.pending_action:
-        text += (
-            f"\n\nPending action `{answer.pending_action.id}`: reply yes or no as your next "
-            "message in this conversation, or approve or reject it in the web chat."
-        )
-    if placeholder_key and KeyRequiredError.MESSAGE in answer.answer:
-        text += (
-            "\n\n(Your client sent a placeholder instead of a docsagent API key, so you were "
-            "answered as signed out. Set the client's API key to your docsagent key to manage "
-            "keys.)"
-        )
-    safe = [s for s in answer.sources if is_safe_url(s.url)]
-    if safe:
-        lines = [f"- [{s.title}{' › ' + s.section if s.section else ''}]({s.url})" for s in safe]
-        text += "\n\nSources:\n" + "\n".join(lines)
-    return text
-
-
 @router.get("/v1/models")
 async def models(_caller: CompletionCallerDep) -> dict[str, Any]:
     """The one model this server offers."""
@@ -162,85 +132,50 @@ async def completions(
     history, question = body.split()
     owner = caller.principal.owner if caller.principal else ""
     found = await run(lambda: state.threads.find(owner, history))
-    answer = await answering.answer(
-        question,
-        conversation_id=found or body.user,
-        conversation_token=token,
-        principal=caller.principal,
-        start_if_unknown=True,
-        by_history=found is not None,
+    exchange = Exchange(
+        state=state,
+        owner=owner,
+        history=history,
+        question=question,
+        found=found,
+        placeholder=caller.placeholder,
+        limit=body.token_limit,
+        site=base_url(request, settings),
+        prompt_tokens=await run(lambda: sum(state.tokens.count(m.text()) for m in body.messages)),
     )
-    content, finish = render_content(answer, placeholder_key=caller.placeholder), "stop"
-    if body.token_limit is not None:
-        limit = body.token_limit
-        content, was_cut = await run(lambda: state.tokens.truncate(content, limit))
-        finish = "length" if was_cut else "stop"
-    if answer.secret is not None:
-        secret = answer.secret
-        ticket = await run(lambda: state.tickets.seal(owner, secret))
-        content += secret_notice(f"{base_url(request, settings)}/#secret={ticket}")
-    replied = [*history, ("user", question), ("assistant", content)]
-    await run(lambda: state.threads.advance(answer.conversation_id, owner, replied))
-    prompt = await run(lambda: sum(state.tokens.count(m.text()) for m in body.messages))
-    completion = await run(lambda: state.tokens.count(content))
-    usage = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+    where: Where = {
+        "conversation_id": found or body.user,
+        "conversation_token": token,
+        "principal": caller.principal,
+        "start_if_unknown": True,
+        "by_history": found is not None,
     }
-    extra: dict[str, Any] = {
-        "docsagent": {
-            "mode": answer.mode,
-            "conversation_id": answer.conversation_id,
-            "conversation_token": answer.conversation_token,
-        }
+    head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": MODEL}
+    if body.stream:
+        items = answering.stream(question, **where)
+        first = await anext(items)  # a question refused before any text is an HTTP error
+        chunks = completion_chunks(
+            exchange,
+            head,
+            first,
+            items,
+            with_usage=bool(body.stream_options and body.stream_options.include_usage),
+            request_id=getattr(request.state, "request_id", ""),
+        )
+        return EventSourceResponse(chunks, ping=15)
+    answer = await answering.answer(question, **where)
+    content, cut = await exchange.content(answer)
+    await exchange.record(answer.conversation_id, content)
+    return {
+        **head,
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "length" if cut else "stop",
+            }
+        ],
+        "usage": await exchange.usage(content),
+        **reply_extra(answer),
     }
-    if answer.secret:
-        extra["docsagent_secret"] = answer.secret.model_dump()
-    created, completion_id = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
-    head = {"id": completion_id, "created": created, "model": MODEL}
-    if not body.stream:
-        return {
-            **head,
-            "object": "chat.completion",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": finish,
-                }
-            ],
-            "usage": usage,
-            **extra,
-        }
-    with_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return EventSourceResponse(_chunks(head, content, finish, extra, usage, with_usage), ping=15)
-
-
-async def _chunks(
-    head: dict[str, Any],
-    content: str,
-    finish: str,
-    extra: dict[str, Any],
-    usage: dict[str, int],
-    with_usage: bool,
-) -> AsyncIterator[dict[str, str]]:
-    """A finished reply as `chat.completion.chunk` events, `[DONE]` last."""
-
-    def chunk(choices: list[dict[str, Any]], **more: Any) -> dict[str, str]:
-        return {
-            "data": json.dumps(
-                {**head, "object": "chat.completion.chunk", "choices": choices, **more}
-            )
-        }
-
-    def delta(value: dict[str, Any], reason: str | None = None) -> list[dict[str, Any]]:
-        return [{"index": 0, "delta": value, "finish_reason": reason}]
-
-    yield chunk(delta({"role": "assistant", "content": ""}))
-    for start in range(0, len(content), STREAM_STEP):
-        yield chunk(delta({"content": content[start : start + STREAM_STEP]}))
-    yield chunk(delta({}, finish), **extra)
-    if with_usage:
-        yield chunk([], usage=usage)
-    yield {"data": "[DONE]"}

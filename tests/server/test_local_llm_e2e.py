@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ def _chat(live: LiveServer, message: str, headers: dict[str, str]) -> list[tuple
         return sse_events("".join(response.iter_text()))
 
 
+QUESTION = "How do I rotate an API key?"
+
+
 def test_three_questions_through_the_real_model(local: tuple[LiveServer, Recorder]) -> None:
     live, recorder = local
     services = live.app.state.services
@@ -81,7 +85,7 @@ def test_three_questions_through_the_real_model(local: tuple[LiveServer, Recorde
     _, staging = services.keys.create(user.owner, "Staging", actor=user.owner, channel="cli")
     remember_secret(staging)
 
-    docs = _chat(live, "How do I rotate an API key?", user.headers)
+    docs = _chat(live, QUESTION, user.headers)
     names = [name for name, _ in docs]
     done = docs[-1][1]
     assert names[-1] == "done" and names.index("delta") < len(names) - 1
@@ -102,3 +106,26 @@ def test_three_questions_through_the_real_model(local: tuple[LiveServer, Recorde
     pasted = _chat(live, f"my key {staging} leaked, how do I rotate an API key?", user.headers)
     assert pasted[-1][1]["mode"] == "local" and pasted[-1][1]["pending_action"] is None
     assert all(staging not in prompt and user.secret not in prompt for prompt in recorder.prompts)
+
+
+def test_a_streamed_completion_carries_the_models_tokens_as_written(
+    local: tuple[LiveServer, Recorder],
+) -> None:
+    """OpenAI-style chunks: the model's text arrives piece by piece, spread over its
+    writing, before the last chunk (a finished answer cut in pieces comes all at once)."""
+    live, _ = local
+    body = {"model": "docsagent", "messages": [{"role": "user", "content": QUESTION}]}
+    arrived: list[tuple[float, dict[str, Any]]] = []
+    with (
+        httpx.Client(base_url=live.url, timeout=180) as client,
+        client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response,
+    ):
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                arrived.append((time.monotonic(), json.loads(line[5:])))
+    content = [t for t, c in arrived if c["choices"] and c["choices"][0]["delta"].get("content")]
+    last = next(t for t, c in arrived if c["choices"] and c["choices"][0]["finish_reason"])
+    assert len(content) >= 3 and content[0] < last
+    assert last - content[0] > 0.25, "the text came all at once, not as the model wrote it"
+    assert arrived[-1][1]["docsagent"]["mode"] == "local"
