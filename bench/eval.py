@@ -6,7 +6,8 @@ machine; a follow-up is asked after its `history` in the same conversation). Pri
 site and overall, for the chosen split:
 
 - correct: answered locally, a gold section cited, and one of the key facts in the answer
-  (share of in-scope questions);
+  (share of in-scope questions); correct_in_words: the same with a fact counted when 80%
+  of its content words (stemmed) are in the answer, so a model's paraphrase can count;
 - wrongly refused: in-scope questions not answered locally; out-of-scope answered locally;
 - abstention precision / recall (abstaining = not answering locally; positive = out of scope);
 - citation precision: cited sources of local answers that are on a gold page;
@@ -53,8 +54,10 @@ from agent.config import AgentSettings  # noqa: E402
 from agent.profile import SiteProfile  # noqa: E402
 from agent.service import answer, build_services  # noqa: E402
 from ingest.pipeline import run_ingest  # noqa: E402
+from ingest.terms import terms  # noqa: E402
 
 EVAL_DIR = ROOT / "bench" / "eval"
+FACT_WORDS = 0.8  # share of a fact's content words `correct_in_words` asks for
 MOCK_ANSWER = "# {q}\n\nThe docs site answered.\n\n# Sources:\n- [Home](https://{h}/readme.md)\n"
 
 
@@ -67,6 +70,13 @@ def _norm(text: str) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"[*_`>|]", " ", text).replace("\\", "")
     return " ".join(re.sub(r"[^\w%./:@=+-]+", " ", text.lower()).split())
+
+
+def _in_words(fact: str, answer: str) -> bool:
+    """Most of a fact's content words (stemmed) are in the answer: a paraphrase that keeps
+    the fact's terms ("the old key stops working" for "the old key will stop working")."""
+    wanted = set(terms(fact))
+    return bool(wanted) and len(wanted & set(terms(answer))) >= FACT_WORDS * len(wanted)
 
 
 def _words(text: str) -> str:
@@ -93,6 +103,7 @@ class Row:
     fact: bool
     retrieved: list[tuple[str, str, str, str]] = field(default_factory=list)  # like sources
     generation: str = "extractive"
+    fact_in_words: bool = False  # a fact's words are in the answer, not necessarily verbatim
 
 
 def _gold(site: Site, case: dict[str, Any]) -> list[tuple[str, str]]:
@@ -178,6 +189,7 @@ async def run_site(site: Site, split: str, data: Path | None, profile: bool) -> 
                 fact = any(_norm(f) in text for f in case.get("facts", []))
                 row = Row(case, result.mode, result.answer, srcs, ms, cited and fact, cited, fact)
                 row.generation = result.generation
+                row.fact_in_words = any(_in_words(f, result.answer) for f in case.get("facts", []))
                 if not case.get("history"):
                     retrieval = services.retriever.retrieve(case["question"])
                     row.retrieved = [
@@ -215,6 +227,7 @@ def summarise(site: Site, rows: list[Row]) -> dict[str, Any]:
         "in_scope": len(ins),
         "out_of_scope": len(outs),
         "correct": sum(r.correct for r in ins) / n,
+        "correct_in_words": sum(r.cited_gold and r.fact_in_words for r in ins) / n,
         "cited_gold": sum(r.cited_gold for r in ins) / n,
         "fact_present": sum(r.fact for r in ins if r.mode == "local") / n,
         "wrongly_refused": sum(r.mode != "local" for r in ins) / n,
@@ -286,7 +299,7 @@ def load_sites(args: argparse.Namespace, work: Path) -> list[Site]:
 
 
 FIELDS = (
-    "questions", "in_scope", "out_of_scope", "correct", "wrongly_refused",
+    "questions", "in_scope", "out_of_scope", "correct", "correct_in_words", "wrongly_refused",
     "out_answered_locally", "abstain_precision", "abstain_recall", "citation_precision",
     "section_hit@1", "section_hit@3", "page_hit@1", "written_by_model",
     "citations_to_nowhere", "local_ms_p50", "local_ms_p95",

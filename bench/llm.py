@@ -2,7 +2,7 @@
 RSS, and answer quality side by side with offline mode on the same questions.
 
     python bench/llm.py [--model qwen2.5-coder-0.5b] [--url URL] [--sites CORPORA_DIR]
-                        [--split test] [--only nexos,axon] [--data DIR]
+                        [--split test] [--only nexos,axon] [--data DIR] [--warm]
 
 Without --url it starts llama-server from `<data_dir>/llm` (`make llm-setup` puts it and
 the model there) and stops it at the end. Speed is measured on grounded prompts built
@@ -26,10 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 from agent.config import AgentSettings  # noqa: E402
 from agent.extractive import compose  # noqa: E402
-from agent.grounded import grounding  # noqa: E402
+from agent.grounded import GroundedWriter, grounding  # noqa: E402
 from agent.service import build_services  # noqa: E402
 from ingest.pipeline import run_ingest  # noqa: E402
 
+SITE = "https://docs.nexos.ai"
 QUESTIONS = (
     "How do I rotate an API key?",
     "Where do I create an API key?",
@@ -44,9 +45,12 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def speed(url: str, model: str, max_tokens: int) -> list[tuple[float, int, float]]:
+async def speed(
+    url: str, model: str, max_tokens: int, warm: bool = False
+) -> list[tuple[float, int, float]]:
     """(seconds to first token, tokens, tokens/s after the first) per grounded prompt,
-    through the chat model LLM mode itself makes."""
+    through the chat model LLM mode itself makes; `warm`: after the warm-up the server
+    does at start (`GroundedWriter.warm`), else on a server that has read nothing yet."""
     from agent.llm import make_chat_model
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,10 +61,14 @@ async def speed(url: str, model: str, max_tokens: int) -> list[tuple[float, int,
     chat, _ = make_chat_model(
         AgentSettings(llm="local", llm_url=url, llm_model=model, llm_max_tokens=max_tokens)
     )
+    if warm:
+        writer = GroundedWriter(chat, site=SITE, max_tokens=max_tokens, timeout=60, queue_wait=15)
+        took = await writer.warm()
+        print(f"warm-up {took:.2f} s" if took is not None else "warm-up failed")
     out = []
     for question, retrieval in zip(QUESTIONS, retrievals, strict=True):
         draft = compose(question, retrieval)
-        messages = grounding(question, retrieval, draft).messages("https://docs.nexos.ai")
+        messages = grounding(question, retrieval, draft).messages(SITE)
         started = time.perf_counter()
         first, tokens = 0.0, 0
         async for chunk in chat.astream(messages):
@@ -83,6 +91,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--warm", action="store_true", help="warm up first, as serve does")
     parser.add_argument(
         "--home", type=Path, help="llama-server and models (default: data dir's llm/)"
     )
@@ -109,7 +118,7 @@ def main() -> None:
         print(f"sha256 check {verified:.1f} s; llama-server load {loaded:.1f} s")
         url = server.base_url
     try:
-        runs = asyncio.run(speed(url, args.model, args.max_tokens))
+        runs = asyncio.run(speed(url, args.model, args.max_tokens, args.warm))
         for (first, tokens, rate), question in zip(runs, QUESTIONS, strict=True):
             print(f"first token {first:5.2f} s  {tokens:4d} tokens  {rate:5.1f} tok/s  {question}")
         if server is not None and server.pid:

@@ -7,6 +7,7 @@ start, and run the MCP session manager. Every error leaves as the one JSON error
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import logging
@@ -141,12 +142,16 @@ def create_app(
         app.state.answering = Answering(built, app.state.insights, metrics)
         app.state.openai = await anyio.to_thread.run_sync(lambda: OpenAIState.build(built))
         metrics.watch_fallback(built.fallback)
+        # a local model reads the prompts' common beginning now, not on the first question
+        warming = asyncio.create_task(built.writer.warm()) if built.writer else None
         log.info("docsagent ready")
         try:
             async with app.state.mcp.session_manager.run():
                 yield
         finally:
             log.info("docsagent shutting down")
+            if warming is not None:
+                warming.cancel()
             app.state.limiter.close()
             if owned:
                 await close(built)

@@ -150,3 +150,33 @@ async def test_a_question_the_docs_do_not_cover_never_reaches_the_model(
         _services(real_index, http_client, model), "What is the boiling point of tungsten?"
     )
     assert result.mode == "none" and model.received == []
+
+
+async def test_warming_up_reads_exactly_what_every_prompt_begins_with(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    """llama.cpp's server reuses a prompt's evaluated prefix only when it matches token for
+    token: the warm-up must be the real prompts' beginning, not a look-alike."""
+    model = Writer()
+    services = _services(real_index, http_client, model)
+    assert await services.writer.warm() is not None
+    await answer(services, ROTATE)
+    warm, real = model.received
+    assert model.kwargs[0]["max_tokens"] == 1
+    assert [type(m) for m in warm] == [type(m) for m in real]
+    assert [m.content for m in warm[:-1]] == [m.content for m in real[: len(warm) - 1]]
+    assert str(real[-1].content).startswith(str(warm[-1].content))
+    assert "Question:" not in str(warm[-1].content)  # no question of anyone's is sent
+
+
+async def test_a_warm_up_never_waits_for_an_answer_and_a_failed_one_breaks_nothing(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    failing = _services(real_index, http_client, Writer(fail=True))
+    assert await failing.writer.warm() is None
+    assert (await answer(failing, ROTATE)).generation.startswith("extractive")
+    model = Writer()
+    busy = _services(real_index, http_client, model)
+    async with busy.writer._slots:  # a question is being answered
+        assert await asyncio.wait_for(busy.writer.warm(), 1) is None
+    assert model.received == []

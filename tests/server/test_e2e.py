@@ -240,6 +240,30 @@ async def test_mcp_tool_errors_carry_our_message(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
+def test_a_grounded_model_reads_the_prompts_beginning_when_the_server_starts(
+    settings: Any, services: Any
+) -> None:
+    """Before anyone asks: the first question's first token then waits only for its own
+    sources (bench/llm.py --warm)."""
+    from agent.grounded import GroundedWriter
+    from tests.agent.conftest import StreamingChatModel
+    from tests.server.conftest import serving
+
+    model = StreamingChatModel()
+    services.writer = GroundedWriter(
+        model, site=settings.site_url, max_tokens=200, timeout=30, queue_wait=5
+    )
+    try:
+        with serving(settings, services):
+            deadline = time.monotonic() + 10
+            while not model.kwargs and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        services.writer = None
+    assert [k["max_tokens"] for k in model.kwargs] == [1]
+    assert model.received[0][-1].content == "Sources:\n\n"  # no one's question
+
+
 def test_a_grounded_models_tokens_reach_the_client_as_written(settings: Any, services: Any) -> None:
     """Over real HTTP: the first delta arrives while the model is still writing (it takes
     ~2.6 s here), well before `done`; the finished answer is what was streamed."""
