@@ -244,6 +244,12 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
     return chosen, set().union(*block_terms[start:end])
 
 
+def passage(retrieval: Retrieval, chunk: Chunk) -> str:
+    """The most relevant contiguous passage of `chunk`'s section, as an answer shows it."""
+    chosen, _ = _best_passage(retrieval, chunk)
+    return render(chosen)
+
+
 def _fits(parts: list[Block]) -> bool:
     prose = sum(b.words for b in parts if b.kind != "code")
     code = sum(b.text.count("\n") + 1 for b in parts if b.kind == "code")

@@ -2,7 +2,8 @@
 
 Retrieval, the answer-or-fall-back decision and the fallback are offline mode's; only a
 covered docs question reaches the model, with the sections the extractive answer would
-cite (plus the best other hits) numbered as its sources. What it writes is streamed as it
+cite (then the best other hits; two in all, each as its most relevant passage) numbered
+as its sources. What it writes is streamed as it
 comes, with every `[n]` checked on the way: a citation that points at no source is
 dropped. An answer citing no source, a model that fails or takes too long, or one that is
 busy with another chat for too long gives the extractive answer instead, and
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.extractive import Draft, source_for
+from agent.extractive import Draft, passage, source_for
 from agent.models import Source
 
 if TYPE_CHECKING:
@@ -33,8 +34,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Delta = Callable[[str], Awaitable[None]]
 
-MAX_SOURCES = 4
-SOURCE_CHARS = 1500
+# What the model reads is its first token's wait: ~2.2 ms a character of sources for the
+# 0.5B model on 2 cores. Chosen on the dev split of bench/eval (mechanic, axon), LLM mode
+# correct / first-answer p50: 4 whole sections of 1,500 characters 0.26, 0.61 / 6.3 s,
+# 8.7 s; the best passage of 1 section (1,200) 0.29, 0.67 / 4.2 s, 5.0 s; of 2 (600 each)
+# 0.32, 0.64 / 3.1 s, 4.7 s (offline: 0.32, 0.70).
+MAX_SOURCES = 2
+SOURCE_CHARS = 600
 SYSTEM_PROMPT = """You are the documentation assistant of {site}. Answer the user's question
 using only the numbered sources. Write 1 to 4 short sentences, or numbered steps for a
 procedure. End every sentence with the number of the source it comes from, in square
@@ -90,14 +96,15 @@ def prefix(site: str) -> list[BaseMessage]:
 
 
 def grounding(question: str, retrieval: Retrieval, draft: Draft) -> Grounding:
-    """The draft's cited sections first (in its order), then the best other sections."""
+    """The draft's cited sections first (in its order), then the best other sections;
+    of each, the passage an extractive answer would show (the most relevant one)."""
     chunks: dict[str, Chunk] = {}
     for item in [*retrieval.steps, *retrieval.hits]:
         chunks.setdefault(item.chunk.anchor_url, item.chunk)
     order = [s.url for s in draft.sources if s.url in chunks]
     order += [url for url in (h.chunk.anchor_url for h in retrieval.hits) if url not in order]
     picked = order[:MAX_SOURCES]
-    texts = [_clip(chunks[url].text) for url in picked]
+    texts = [_clip(passage(retrieval, chunks[url]) or chunks[url].text) for url in picked]
     return Grounding(question, [source_for(chunks[url]) for url in picked], texts)
 
 

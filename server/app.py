@@ -143,7 +143,9 @@ def create_app(
         app.state.openai = await anyio.to_thread.run_sync(lambda: OpenAIState.build(built))
         metrics.watch_fallback(built.fallback)
         # a local model reads the prompts' common beginning now, not on the first question
-        warming = asyncio.create_task(built.writer.warm()) if built.writer else None
+        # (a hosted provider is not sent a request no one asked for)
+        local = built.writer is not None and settings.llm == "local"
+        warming = asyncio.create_task(built.writer.warm()) if local and built.writer else None
         log.info("docsagent ready")
         try:
             async with app.state.mcp.session_manager.run():

@@ -254,10 +254,12 @@ def test_a_grounded_model_reads_the_prompts_beginning_when_the_server_starts(
         model, site=settings.site_url, max_tokens=200, timeout=30, queue_wait=5
     )
     try:
-        with serving(settings, services):
+        with serving(settings.model_copy(update={"llm": "local"}), services):
             deadline = time.monotonic() + 10
             while not model.kwargs and time.monotonic() < deadline:
                 time.sleep(0.05)
+        with serving(settings, services):  # a hosted provider: no request no one asked for
+            time.sleep(0.5)
     finally:
         services.writer = None
     assert [k["max_tokens"] for k in model.kwargs] == [1]
