@@ -36,7 +36,7 @@ Delta = Callable[[str], Awaitable[None]]
 
 # What the model reads is its first token's wait: ~2.2 ms a character of sources for the
 # 0.5B model on 2 cores. Chosen on the dev split of bench/eval (mechanic, axon), LLM mode
-# correct / first-answer p50: 4 whole sections of 1,500 characters 0.26, 0.61 / 6.3 s,
+# correct / local answer p50: 4 whole sections of 1,500 characters 0.26, 0.61 / 6.3 s,
 # 8.7 s; the best passage of 1 section (1,200) 0.29, 0.67 / 4.2 s, 5.0 s; of 2 (600 each)
 # 0.32, 0.64 / 3.1 s, 4.7 s (offline: 0.32, 0.70).
 MAX_SOURCES = 2

@@ -6,8 +6,9 @@ RSS, and answer quality side by side with offline mode on the same questions.
 
 Without --url it starts llama-server from `<data_dir>/llm` (`make llm-setup` puts it and
 the model there) and stops it at the end. Speed is measured on grounded prompts built
-from the shipped page (what a chat answer sends); quality runs `bench/eval.py` twice on
-the chosen split, offline and with DOCSAGENT_LLM=local against that server.
+from the shipped page (what a chat answer sends) and, with --sites, the first token on
+six questions of each site's split; quality runs `bench/eval.py` twice on the chosen
+split, offline and with DOCSAGENT_LLM=local against that server.
 """
 
 from __future__ import annotations
@@ -80,6 +81,55 @@ async def speed(
     return out
 
 
+async def site_first_tokens(
+    url: str, model: str, args: argparse.Namespace, per_site: int = 6
+) -> None:
+    """First-token p50 on real sites' grounded prompts: the first `per_site` in-scope
+    single-turn questions of each site's split (their sources are longer than the shipped
+    page's), on a warmed server; only the first token is waited for."""
+    from agent.llm import make_chat_model
+
+    sys.path.append(str(ROOT / "bench"))
+    from eval import load_sites, split_of
+
+    chat, _ = make_chat_model(AgentSettings(llm="local", llm_url=url, llm_model=model))
+    await GroundedWriter(chat, site=SITE, max_tokens=1, timeout=60, queue_wait=15).warm()
+    with tempfile.TemporaryDirectory() as tmp:
+        only = set(filter(None, args.only.split(",")))
+        args.corpus = None
+        for site in load_sites(args, Path(tmp)):
+            if only and site.name not in only:
+                continue
+            base = (args.data / site.name) if args.data else Path(tmp) / site.name
+            settings = AgentSettings(data_dir=base / "data", docs_cache=site.cache)
+            await run_ingest(settings, [str(site.cache)])
+            services = build_services(settings)
+            cases = [
+                c["question"]
+                for c in site.questions
+                if split_of(c["id"]) == args.split
+                and not c.get("history")
+                and not c.get("out_of_scope")
+            ][:per_site]
+            firsts, sizes = [], []
+            for question in cases:
+                retrieval = services.retriever.retrieve(question)
+                ground = grounding(question, retrieval, compose(question, retrieval))
+                messages = ground.messages(SITE)
+                sizes.append(sum(len(t) for t in ground.texts))
+                started, first = time.perf_counter(), 0.0
+                async for chunk in chat.bind(max_tokens=2).astream(messages):
+                    first = first or (time.perf_counter() - started if chunk.content else 0.0)
+                firsts.append(first)
+            firsts.sort()
+            if firsts:
+                print(
+                    f"[{site.name}] first token p50 {firsts[len(firsts) // 2]:.2f} s "
+                    f"(min {firsts[0]:.2f}, max {firsts[-1]:.2f}) over {len(firsts)} "
+                    f"questions; sources p50 {sorted(sizes)[len(sizes) // 2]} characters"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
@@ -123,6 +173,8 @@ def main() -> None:
             print(f"first token {first:5.2f} s  {tokens:4d} tokens  {rate:5.1f} tok/s  {question}")
         if server is not None and server.pid:
             print(f"llama-server RSS {_rss_mb(server.pid):.0f} MB")
+        if args.sites:
+            asyncio.run(site_first_tokens(url, args.model, args))
         if args.no_quality:
             return
         common = [sys.executable, str(ROOT / "bench" / "eval.py"), "--split", args.split]
