@@ -180,3 +180,19 @@ async def test_a_warm_up_never_waits_for_an_answer_and_a_failed_one_breaks_nothi
     async with busy.writer._slots:  # a question is being answered
         assert await asyncio.wait_for(busy.writer.warm(), 1) is None
     assert model.received == []
+
+
+async def test_a_link_the_answer_would_defuse_is_never_streamed(
+    real_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    """A model (or a prompt-injected source) writes a `javascript:` link: the stream stops
+    before it, and the finished answer, the link defused, replaces what was sent."""
+    model = Writer(reply="Choose Rotate [1]. [Click here](javascript:alert(1)) to finish [1].")
+    events = await _events(_services(real_index, http_client, model), ROTATE)
+    kinds = [kind for kind, _ in events]
+    before = kinds.index("reset")
+    streamed = "".join(data["text"] for kind, data in events[:before] if kind == "delta")
+    assert streamed.startswith("Choose Rotate [1].")
+    assert "javascript" not in streamed and "Click here" not in streamed
+    done = events[-1][1]
+    assert "javascript:" not in done["answer"] and "Click here" in done["answer"]
