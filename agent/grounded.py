@@ -3,10 +3,11 @@
 Retrieval, the answer-or-fall-back decision and the fallback are offline mode's; only a
 covered docs question reaches the model, with the sections the extractive answer would
 cite (then the best other hits; two in all, each as its most relevant passage) numbered
-as its sources. What it writes is streamed as it
-comes, with every `[n]` checked on the way: a citation that points at no source is
-dropped. An answer citing no source, a model that fails or takes too long, or one that is
-busy with another chat for too long gives the extractive answer instead, and
+as its sources. What it writes is streamed as it comes, with every `[n]` checked on the
+way: a citation that points at no source is dropped, and the stream stops before a link
+the finished answer defuses (`javascript:`…). An answer citing no source, a model that
+fails or takes too long, or one that is busy with another chat for too long gives the
+extractive answer instead, and
 `Answer.generation` says which and why. Key actions never reach the model: the offline
 router decides them.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.extractive import Draft, passage, source_for
+from agent.links import safe_links
 from agent.models import Source
 
 if TYPE_CHECKING:
@@ -224,18 +226,25 @@ class GroundedWriter:
     async def _generate(self, ground: Grounding, on_delta: Delta | None) -> Written | str:
         cites = CitationFilter(len(ground.sources))
         parts: list[str] = []
+        live = True  # False once the text holds a link the finished answer defuses
+
+        async def take(piece: str) -> None:
+            nonlocal live
+            parts.append(piece)
+            if on_delta is None or not live:
+                return
+            sent = "".join(parts)
+            if safe_links(sent) != sent:  # a `javascript:` link is never streamed whole
+                live = False
+                return
+            await on_delta(piece)
+
         bound = self.model.bind(max_tokens=self.max_tokens)
         async for chunk in bound.astream(ground.messages(self.site)):
-            piece = cites.feed(_text_of(chunk.content))
-            if piece:
-                parts.append(piece)
-                if on_delta is not None:
-                    await on_delta(piece)
-        rest = cites.finish()
-        if rest:
-            parts.append(rest)
-            if on_delta is not None:
-                await on_delta(rest)
+            if piece := cites.feed(_text_of(chunk.content)):
+                await take(piece)
+        if rest := cites.finish():
+            await take(rest)
         text = "".join(parts).strip()
         if not cites.cited:
             return "the model's answer cited no source"

@@ -470,9 +470,10 @@ async def answer_events(
     """`answer` as events: `delta`s of the text, then sources / pending_action / secret, `done`.
 
     A model's text streams as it is written, up to a link the finished answer would defuse
-    (`javascript:`…: that is never sent). Should the finished answer differ from what was
-    streamed (the model cited nothing, timed out, wrote such a link, or a note was added), a
-    `reset` event says to drop the streamed text and the finished text follows. Closing the
+    (`javascript:`…; the writer never sends that, `agent.grounded`). Should the finished
+    answer differ from what was streamed (the model cited nothing, timed out, wrote such a
+    link, or a note was added), a `reset` event says to drop the streamed text and the
+    finished text follows. Closing the
     stream (a client that went away) cancels the answer, and with it the generation."""
     streamed: list[str] = []
     result: Answer | None = None
@@ -484,16 +485,11 @@ async def answer_events(
         channel=channel,
         conversation_token=conversation_token,
     )
-    live = True  # False once the model wrote a link the finished answer defuses
     async with aclosing(stream):
         async for item in stream:
             if isinstance(item, Answer):
                 result = item
-            elif live:
-                sent = "".join(streamed) + item
-                if safe_links(sent) != sent:  # never stream a `javascript:` link whole
-                    live = False
-                    continue
+            else:
                 streamed.append(item)
                 yield "delta", {"text": item}
     assert result is not None  # answer_stream ends with the Answer

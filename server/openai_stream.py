@@ -16,9 +16,10 @@ stream goes on with a horizontal rule, one line in italics saying the text above
 the answer and why (`withdrawn`), then the finished reply in full. A finished answer that
 begins with the streamed text just continues it: there is nothing to take back.
 
-Streamed text is the model's as written, so it is checked as it goes: once it holds a
-link `agent.links.safe_links` would defuse (`javascript:`…), nothing more of it is sent,
-and the finished answer, defused, continues or follows it as above.
+Streamed text is the model's as written, checked as it goes by the writer
+(`agent.grounded`): once it holds a link `agent.links.safe_links` would defuse
+(`javascript:`…), nothing more of it comes, and the finished answer, defused, continues or
+follows it as above.
 
 `max_tokens` is counted as the text goes and cuts it exactly where the non-streaming reply
 is cut (`finish_reason: "length"`; a new key's link still follows). A cut while the model
@@ -36,7 +37,6 @@ from contextlib import aclosing
 from typing import Any
 
 from agent.errors import AgentError
-from agent.links import safe_links
 from agent.models import Answer
 from ingest.errors import IngestError
 from server.errors import ServerError, error_body, to_server_error
@@ -51,27 +51,21 @@ _LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
 class Outgoing:
     """The reply's text as the client gets it: whitespace at its start dropped and at its
     end held back (the reply's answer is stripped), cut at `limit` tokens exactly where
-    `TokenCounter.truncate` would cut the whole text, and never a link that may not leave
-    the server. Near the limit a word that may still be arriving waits for the next
-    piece: its tokens depend on how it ends."""
+    `TokenCounter.truncate` would cut the whole text. Near the limit a word that may still
+    be arriving waits for the next piece: its tokens depend on how it ends."""
 
     def __init__(self, tokens: TokenCounter, limit: int | None) -> None:
         self.tokens, self.limit = tokens, limit
         self.taken = ""  # all text so far
         self.sent = ""  # the part of it the client has
         self.cut = False
-        self.live = True  # False once the text holds a link `safe_links` defuses
 
     def add(self, text: str) -> str:
         """Take the next piece of text; what to send now."""
-        if self.cut or not self.live:
+        if self.cut:
             return ""
         self.taken = (self.taken + text).lstrip()
-        upto = self._within(self.taken.rstrip())
-        if safe_links(upto) != upto:  # a link that may not leave: wait for the defused answer
-            self.live = False
-            return ""
-        return self._send(upto)
+        return self._send(self._within(self.taken.rstrip()))
 
     def finish(self, reply: str, separator: str) -> str:
         """Take the finished `reply`: its rest when it continues the text sent so far,
