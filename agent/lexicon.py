@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import bm25s
 
+from ingest.dictionary import dictionary_words
 from ingest.models import Chunk
 from ingest.terms import CONTRACTIONS, STOPWORDS, stem, terms, words
 
@@ -54,6 +55,18 @@ def _site_name(page_url: str) -> frozenset[str]:
     host = urlsplit(page_url).hostname or ""
     labels = host.split(".")[:-1]  # the top-level domain names no one
     return frozenset(stem(x) for x in labels if x.isalpha() and x not in _HOST_WORDS)
+
+
+VARIANT_HEAD = 5  # letters the shorter of two forms of a word has at least (`Lexicon.variants`)
+VARIANT_TAIL = 3  # letters the longer adds, at most
+
+
+def _by_head(df: dict[str, int]) -> dict[str, list[str]]:
+    heads: dict[str, list[str]] = {}
+    for term in df:
+        if len(term) >= VARIANT_HEAD and term.isalpha():
+            heads.setdefault(term[:VARIANT_HEAD], []).append(term)
+    return heads
 
 
 def _deletes(word: str) -> set[str]:
@@ -91,6 +104,7 @@ class Lexicon:
     names: dict[str, list[int]] = field(default_factory=dict)  # identifier → positions
     _bm25: Any = None
     _spell: dict[str, list[str]] = field(default_factory=dict)  # deletion key → site words
+    _stems_by_head: dict[str, list[str]] = field(default_factory=dict)  # first letters → stems
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk], version: int) -> Lexicon:
@@ -140,6 +154,7 @@ class Lexicon:
             ),
             _bm25=model,
             _spell=spell,
+            _stems_by_head=_by_head(df),
         )
 
     def __len__(self) -> int:
@@ -171,6 +186,20 @@ class Lexicon:
         )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
+    def variants(self, term: str) -> frozenset[str]:
+        """The site's stems that are another form of a stem it never uses, where the
+        stemmer stops short: "expiri" (expiry) → "expir" (expiration, expires),
+        "chariti" → "charit" (charitable). One is the other plus at most `VARIANT_TAIL`
+        letters, and the shorter has at least `VARIANT_HEAD`; a stem the site uses has none."""
+        if term in self.df or len(term) < VARIANT_HEAD:
+            return frozenset()
+        return frozenset(
+            other
+            for other in self._stems_by_head.get(term[:VARIANT_HEAD], ())
+            if abs(len(other) - len(term)) <= VARIANT_TAIL
+            and (other.startswith(term) or term.startswith(other))
+        )
+
     def exact(self, text: str) -> list[int]:
         """Positions of the sections that contain the identifiers a question names, the
         rarest names first (a name in many sections says nothing and is left out)."""
@@ -183,8 +212,10 @@ class Lexicon:
 
     def correct(self, text: str) -> str:
         """`text` with words the site never uses replaced by a frequent site word one or
-        two edits away ("subscripton" → "subscription"); everything else kept as typed."""
+        two edits away ("subscripton" → "subscription"); everything else kept as typed,
+        English words too ("stick" stays, though the site only says "stock")."""
         out = []
+        dictionary = dictionary_words()
         for token in _TOKEN.findall(text):
             lower = token.lower()
             if (
@@ -193,6 +224,7 @@ class Lexicon:
                 or lower in self.word_counts
                 or lower in STOPWORDS
                 or lower in CONTRACTIONS
+                or lower in dictionary
             ):
                 out.append(token)
                 continue

@@ -100,7 +100,8 @@ def section_blocks(pieces: list[str]) -> list[Block]:
     for n, piece in enumerate(pieces):
         parts = blocks(piece)
         if n and out:
-            while parts and out and (out[-1].text.endswith(parts[0].text) or parts[0] in out[-3:]):
+            parts = parts[_repeated(out, parts) :]
+            while parts and parts[0] in out[-3:]:
                 parts.pop(0)
             if parts and out and parts[0].kind == out[-1].kind == "table":
                 head = out[-1].text.split("\n")[:2]
@@ -110,6 +111,21 @@ def section_blocks(pieces: list[str]) -> list[Block]:
                 out[-1] = Block("table", "\n".join([out[-1].text, *rows]))
         out.extend(parts)
     return out
+
+
+def _repeated(out: list[Block], parts: list[Block]) -> int:
+    """How many of a piece's first blocks say again what the last blocks before it said
+    (the chunker's overlap: the last lines of the piece before, which may join two short
+    paragraphs into one block or start in the middle of a list item)."""
+    said = " " + _flat(out[-6:])
+    for count in range(min(len(parts), 6), 0, -1):
+        if said.endswith(" " + _flat(parts[:count])):
+            return count
+    return 0
+
+
+def _flat(parts: list[Block]) -> str:
+    return " ".join(" ".join(b.text.split()) for b in parts)
 
 
 def render(parts: list[Block]) -> str:

@@ -157,6 +157,11 @@ class Retriever:
         """A page's chunks in order, as the keyword index has them (no index round trip)."""
         return self.lexicon().pages.get(page_url, [])
 
+    def _alternatives(self, lexicon: Lexicon, stems: list[str]) -> set[str]:
+        """Stems with their profile synonyms and the site's own forms of each."""
+        expanded = set(self.profile.expand(stems))
+        return expanded.union(*(lexicon.variants(t) for t in expanded))
+
     def search(self, question: str, k: int = 5) -> list[Retrieved]:
         """The best `k` sections for a query, without the answer-level extras."""
         return self.retrieve(question, k=k).hits
@@ -167,10 +172,11 @@ class Retriever:
         followup = context is not None and is_followup(question)
         query = f"{context.question} {question}" if followup and context else question
         corrected = lexicon.correct(query)
-        focus = frozenset(self.profile.expand(terms(corrected)))  # what keyword search seeks
+        # what keyword search seeks: the stems, their synonyms and the site's other forms
+        focus = frozenset(self._alternatives(lexicon, terms(corrected)))
         # what the question itself asks (a follow-up's new words, not the earlier question's)
         own = terms(lexicon.correct(question)) if followup else terms(corrected)
-        asked = {t: frozenset(self.profile.expand([t])) for t in own or terms(corrected)}
+        asked = {t: frozenset(self._alternatives(lexicon, [t])) for t in own or terms(corrected)}
         # a stem the site never uses but whose synonym it does weighs as that synonym
         weights = {
             t: min(

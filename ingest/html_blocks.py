@@ -147,8 +147,11 @@ class _Converter(HTMLParser):
                 self.buf[start:] = [f"[{inner}]({href})"]
         elif tag == "figcaption" and self.caption_start is not None:
             caption = " ".join("".join(self.buf[self.caption_start :]).split())
-            if self.result.images and not self.result.images[-1]["caption"]:
-                self.result.images[-1]["caption"] = caption
+            if self.result.images:
+                image = self.result.images[-1]
+                image["caption"] = image["caption"] or caption
+                if caption and caption == " ".join(image["alt"].split()):
+                    del self.buf[self.caption_start :]  # the alt text already said it
             self.caption_start = None
             self.buf.append("\n")
         elif tag in _BLOCK_TAGS:

@@ -58,6 +58,35 @@ def test_misspelt_words_are_corrected_against_the_sites_words_only() -> None:
     assert lexicon.correct("Kubernetes") == "Kubernetes"
 
 
+def test_english_words_are_never_corrected_into_the_sites_words() -> None:
+    """ "stick" is one edit from the site's "stock" and "patch" from "path", but both are
+    words; only what no dictionary holds is taken for a typo."""
+    lexicon = Lexicon.build(
+        [*SECTIONS, chunk(4, "Stock", "The stock level and the file path of each product.")],
+        version=1,
+    )
+    assert lexicon.correct("does the value stick around after a patch") == (
+        "does the value stick around after a patch"
+    )
+    assert lexicon.correct("the stok levl") == "the stock level"
+
+
+def test_a_form_the_stemmer_leaves_apart_is_found_as_the_sites_variant() -> None:
+    """Snowball stems "expiry" to "expiri" but "expiration" to "expir"; the site's form is
+    an alternative of the question's, as long as one only extends the other a little."""
+    lexicon = Lexicon.build(
+        [*SECTIONS, chunk(4, "Expiration", "Entries expire after the expiration date.")],
+        version=1,
+    )
+    (expiry,) = terms("expiry")
+    (expiration,) = terms("expiration")
+    assert expiry != expiration
+    assert lexicon.variants(expiry) == {expiration}
+    assert lexicon.variants(expiration) == frozenset()  # a stem the site uses has none
+    (suppose,) = terms("suppose")
+    assert lexicon.variants(suppose) == frozenset()  # not "support": neither extends the other
+
+
 def test_verbs_are_the_words_the_docs_put_after_to() -> None:
     lexicon = Lexicon.build(SECTIONS, version=1)
     assert {"schedule", "restore"} <= lexicon.verbs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.passages import blocks, render, sentences
+from agent.passages import blocks, render, section_blocks, sentences
 
 SECTION = """Use `RETURNING` to get the new row. It returns e.g. the id... and more.
 
@@ -45,3 +45,25 @@ def test_sentences_never_split_inside_code_spans_abbreviations_or_ellipses() -> 
         "Run `INSERT … RETURNING id. Commit` first.",
         "Then [see v2. Docs](x.md) go.",
     ]
+
+
+def test_a_section_read_back_from_its_chunks_says_each_thing_once() -> None:
+    """The chunker starts a piece with the last lines of the one before, two short
+    paragraphs of it as one block; reading the section whole says them once."""
+    first = "Limits:\n\n- 300/min per token\n\nAvoid tight loops in CI.\n\nCommon responses:"
+    table = "| Status | Meaning |\n| --- | --- |\n| `401` | Bad token |"
+    second = f"Avoid tight loops in CI.\nCommon responses:\n\n{table}"
+    text = render(section_blocks([first, second]))
+    assert text.count("Avoid tight loops") == 1 and text.count("Common responses") == 1
+    assert text == render(blocks(f"{first}\n\n{table}"))
+
+
+def test_an_overlap_that_starts_inside_a_list_item_is_said_once() -> None:
+    first = (
+        "Indexes to add:\n\n- Events:\nTable `A`, column `id`\n"
+        "- Snapshots:\nTable `S`, column `id`\n- Sagas"
+    )
+    second = "Table `S`, column `id`\n- Sagas\n\nTable `V`, columns `type` and `key`"
+    text = render(section_blocks([first, second]))
+    assert text.count("Table `S`") == 1 and text.count("Sagas") == 1
+    assert text.endswith("- Sagas\n\nTable `V`, columns `type` and `key`")

@@ -231,3 +231,14 @@ def test_gitbook_markup_documented_in_code_stays_verbatim() -> None:
     assert "> **Info:** Mention `{% endhint %}` in code. Double ticks: `` `{% hint %}` ``." in text
     assert '```markdown\n{% hint style="warning" %}\nCareful!\n{% endhint %}\n```' in text
     assert text.count("{%") == text.count("%}") == 6
+
+
+def test_a_figure_whose_caption_repeats_its_alt_text_says_it_once() -> None:
+    page = parse_page(
+        "# Console\n\nThe dashboard.\n\n"
+        '<figure><img src="/d.png" alt="The console dashboard with a QA app">'
+        "<figcaption><p>The console dashboard with a QA app</p></figcaption></figure>\n",
+        "https://docs.example.com/console",
+    )
+    assert page.sections[0].text == "The dashboard.\n\nThe console dashboard with a QA app"
+    assert page.sections[0].meta["images"][0]["caption"] == "The console dashboard with a QA app"
