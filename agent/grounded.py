@@ -8,8 +8,10 @@ way: a citation that points at no source is dropped, and the stream stops before
 the finished answer defuses (`javascript:`…). An answer citing no source, a model that
 fails or takes too long, or one that is busy with another chat for too long gives the
 extractive answer instead, and
-`Answer.generation` says which and why. Key actions never reach the model: the offline
-router decides them.
+`Answer.generation` says which and why. A model's answer is followed by the docs' own
+words for it (`evidence`: the extractive answer, under "From the docs:"), so a reader can
+check what a small model put in its own words, and a fact it left out is still there.
+Key actions never reach the model: the offline router decides them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 from agent.extractive import Draft, passage, source_for
 from agent.links import safe_links
 from agent.models import Source
+from ingest.chunk import embed_view
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -99,14 +102,19 @@ def prefix(site: str) -> list[BaseMessage]:
 
 def grounding(question: str, retrieval: Retrieval, draft: Draft) -> Grounding:
     """The draft's cited sections first (in its order), then the best other sections;
-    of each, the passage an extractive answer would show (the most relevant one)."""
+    of each, the passage an extractive answer would show (the most relevant one), as the
+    embedder reads it: links without their targets, no emphasis marks. A URL costs a
+    small model a dozen tokens of reading before its first word, and one it never saw
+    it cannot copy into the answer (the sources list carries the pages' URLs)."""
     chunks: dict[str, Chunk] = {}
     for item in [*retrieval.steps, *retrieval.hits]:
         chunks.setdefault(item.chunk.anchor_url, item.chunk)
     order = [s.url for s in draft.sources if s.url in chunks]
     order += [url for url in (h.chunk.anchor_url for h in retrieval.hits) if url not in order]
     picked = order[:MAX_SOURCES]
-    texts = [_clip(passage(retrieval, chunks[url]) or chunks[url].text) for url in picked]
+    texts = [
+        embed_view(_clip(passage(retrieval, chunks[url]) or chunks[url].text)) for url in picked
+    ]
     return Grounding(question, [source_for(chunks[url]) for url in picked], texts)
 
 
@@ -161,6 +169,23 @@ class Written:
 
     text: str
     sources: list[Source] = field(default_factory=list)
+
+
+EVIDENCE_HEAD = "**From the docs:**"
+
+
+def evidence(written: Written, draft: Draft) -> tuple[str, list[Source]] | None:
+    """What follows the model's answer: the extractive answer to the same question, under
+    `EVIDENCE_HEAD` (the docs' own words for what the model put in its own), and the
+    sources the whole then cites. `grounding` numbers the draft's sources first, so its
+    `[n]` and the model's mean the same source; None if they ever did not."""
+    shared = min(len(written.sources), len(draft.sources))
+    if [s.url for s in written.sources[:shared]] != [s.url for s in draft.sources[:shared]]:
+        return None
+    return (
+        f"\n\n{EVIDENCE_HEAD}\n\n{draft.text}",
+        [*draft.sources, *written.sources[len(draft.sources) :]],
+    )
 
 
 class GroundedWriter:

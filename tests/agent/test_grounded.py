@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 
-from agent.grounded import CitationFilter
+from agent.extractive import Draft
+from agent.grounded import CitationFilter, Written, evidence
 from agent.keys.base import Principal
+from agent.models import Source
 from agent.service import AgentServices, answer, answer_events, build_services
 from tests.agent.conftest import StreamingChatModel as Writer
 from tests.agent.conftest import make_settings
@@ -21,7 +23,7 @@ from tests.conftest import remember_secret
 ROTATE = "How do I rotate an API key?"
 
 
-def _services(real_index: Any, client: httpx.AsyncClient, model: Writer, **over: Any) -> Any:
+def _services(real_index: Any, client: httpx.AsyncClient, model: Writer | None, **over: Any) -> Any:
     settings = make_settings(llm_style="grounded", fallback_enabled=False, **over)
     return build_services(settings, index=real_index, http_client=client, chat_model=model)
 
@@ -41,7 +43,11 @@ async def test_the_answer_streams_as_written_and_cites_real_sources(
     done = events[-1][1]
     assert kinds[-1] == "done" and "reset" not in kinds
     assert len(deltas) >= 10 and kinds.index("delta") < kinds.index("sources")
-    assert "".join(deltas).strip() == done["answer"] == model.reply
+    assert "".join(deltas).strip() == done["answer"]
+    # the model's words, then the docs' own for them: the extractive answer, as cited
+    offline = await answer(_services(real_index, http_client, None), ROTATE)
+    assert done["answer"] == f"{model.reply}\n\n**From the docs:**\n\n{offline.answer}"
+    assert [s["url"] for s in done["sources"]] == [s.url for s in offline.sources]
     assert done["generation"] == "llm" and done["mode"] == "local"
     assert done["sources"][0]["url"].endswith("#rotate-api-key")
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", done["answer"])}
@@ -56,8 +62,10 @@ async def test_a_citation_that_points_nowhere_is_dropped(
 ) -> None:
     model = Writer(reply="Choose Rotate in the API Keys tab [1][9]. It is permanent [1, 7].")
     result = await answer(_services(real_index, http_client, model), ROTATE)
-    assert result.answer == "Choose Rotate in the API Keys tab [1]. It is permanent [1]."
-    assert result.generation == "llm" and len(result.sources) == 1
+    said = result.answer.split("\n\n**From the docs:**\n\n")[0]
+    assert said == "Choose Rotate in the API Keys tab [1]. It is permanent [1]."
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", result.answer)}
+    assert result.generation == "llm" and max(cited) <= len(result.sources)
 
 
 def test_the_citation_filter_waits_for_a_citation_split_across_chunks() -> None:
@@ -196,3 +204,27 @@ async def test_a_link_the_answer_would_defuse_is_never_streamed(
     assert "javascript" not in streamed and "Click here" not in streamed
     done = events[-1][1]
     assert "javascript:" not in done["answer"] and "Click here" in done["answer"]
+
+
+async def test_the_model_reads_link_text_but_not_link_targets(
+    sites_index: Any, http_client: httpx.AsyncClient
+) -> None:
+    """A URL costs a small model tokens before its first word, and one it never read it
+    cannot copy into its answer; the answer's sources still link the pages."""
+    model = Writer(reply="Keep a counter of your own [1].")
+    result = await answer(
+        _services(sites_index, http_client, model),
+        "how do I get the total count of a list of results?",
+    )
+    shown = model.shown().split("Sources:")[-1]
+    assert "keep a counter in your own database updated from [webhooks]." in shown
+    assert "](" not in shown and "webhooks.md" not in shown and "**" not in shown
+    assert result.generation == "llm" and result.sources[0].url.startswith("http")
+
+
+def test_the_docs_own_words_follow_only_when_their_numbers_mean_the_same_sources() -> None:
+    a, b, c = (Source(title=t, url=f"https://d.test/p#{t}") for t in "abc")
+    draft = Draft("**a** [1]\n\nThe text.", [a])
+    quoted = evidence(Written("It is so [2].", [a, b]), draft)
+    assert quoted == ("\n\n**From the docs:**\n\n**a** [1]\n\nThe text.", [a, b])
+    assert evidence(Written("It is so [1].", [c]), draft) is None
