@@ -169,6 +169,7 @@ class Written:
 
     text: str
     sources: list[Source] = field(default_factory=list)
+    streamed: bool = True  # all of `text` went out as deltas (not stopped before a link)
 
 
 EVIDENCE_HEAD = "**From the docs:**"
@@ -274,7 +275,7 @@ class GroundedWriter:
         if not cites.cited:
             return "the model's answer cited no source"
         # the numbers stay as streamed: the sources run up to the highest one cited
-        return Written(text, ground.sources[: max(cites.cited)])
+        return Written(text, ground.sources[: max(cites.cited)], streamed=live)
 
 
 async def _drain(stream: AsyncIterator[object]) -> None:

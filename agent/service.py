@@ -371,7 +371,7 @@ async def answer_docs(
                 result.answer, result.sources = written.text, written.sources
                 result.generation = "llm"
                 if quoted := evidence(written, draft):
-                    if on_delta is not None:
+                    if on_delta is not None and written.streamed:  # else a reset follows
                         await on_delta(quoted[0])
                     result.answer, result.sources = written.text + quoted[0], quoted[1]
             else:
