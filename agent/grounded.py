@@ -66,11 +66,13 @@ _OPEN = re.compile(r"\[[\d,\s]*$")  # a citation that may still be arriving
 
 @dataclass
 class Grounding:
-    """What the model is given: the question and its numbered sources."""
+    """What the model is given (the question and its numbered sources), and the
+    extractive answer whose words follow the model's (`evidence`)."""
 
     question: str
     sources: list[Source]
     texts: list[str]
+    draft: Draft | None = None  # the extractive answer, whose words follow the model's
 
     def messages(self, site: str) -> list[BaseMessage]:
         from langchain_core.messages import HumanMessage
@@ -115,7 +117,7 @@ def grounding(question: str, retrieval: Retrieval, draft: Draft) -> Grounding:
     texts = [
         embed_view(_clip(passage(retrieval, chunks[url]) or chunks[url].text)) for url in picked
     ]
-    return Grounding(question, [source_for(chunks[url]) for url in picked], texts)
+    return Grounding(question, [source_for(chunks[url]) for url in picked], texts, draft)
 
 
 def _clip(text: str) -> str:
@@ -169,7 +171,6 @@ class Written:
 
     text: str
     sources: list[Source] = field(default_factory=list)
-    streamed: bool = True  # all of `text` went out as deltas (not stopped before a link)
 
 
 EVIDENCE_HEAD = "**From the docs:**"
@@ -275,7 +276,11 @@ class GroundedWriter:
         if not cites.cited:
             return "the model's answer cited no source"
         # the numbers stay as streamed: the sources run up to the highest one cited
-        return Written(text, ground.sources[: max(cites.cited)], streamed=live)
+        written = Written(text, ground.sources[: max(cites.cited)])
+        if ground.draft is not None and (quoted := evidence(written, ground.draft)):
+            await take(quoted[0])  # streamed like the model's text, links checked alike
+            written = Written("".join(parts).strip(), quoted[1])
+        return written
 
 
 async def _drain(stream: AsyncIterator[object]) -> None:

@@ -28,7 +28,7 @@ from agent.conversations import Conversations
 from agent.errors import ConversationNotFoundError, QuestionError, UpstreamError
 from agent.extractive import compose, not_found
 from agent.fallback import AnswerCache, Fallback
-from agent.grounded import Delta, GroundedWriter, Written, evidence, grounding
+from agent.grounded import Delta, GroundedWriter, Written, grounding
 from agent.keys.base import APIKeyRecord, Channel, KeyManager, Principal
 from agent.links import is_safe_url, safe_links
 from agent.models import Answer, DecidedAction, Source
@@ -370,10 +370,6 @@ async def answer_docs(
             if isinstance(written, Written):
                 result.answer, result.sources = written.text, written.sources
                 result.generation = "llm"
-                if quoted := evidence(written, draft):
-                    if on_delta is not None and written.streamed:  # else a reset follows
-                        await on_delta(quoted[0])
-                    result.answer, result.sources = written.text + quoted[0], quoted[1]
             else:
                 result.generation = f"extractive: {written}"
         return safe_answer(result)

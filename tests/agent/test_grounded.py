@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from agent.extractive import Draft
-from agent.grounded import CitationFilter, Written, evidence
+from agent.grounded import CitationFilter, GroundedWriter, Grounding, Written, evidence
 from agent.keys.base import Principal
 from agent.models import Source
 from agent.service import AgentServices, answer, answer_events, build_services
@@ -228,3 +228,28 @@ def test_the_docs_own_words_follow_only_when_their_numbers_mean_the_same_sources
     quoted = evidence(Written("It is so [2].", [a, b]), draft)
     assert quoted == ("\n\n**From the docs:**\n\n**a** [1]\n\nThe text.", [a, b])
     assert evidence(Written("It is so [1].", [c]), draft) is None
+
+
+async def test_the_docs_own_words_stream_after_the_models_and_never_with_an_unsafe_link() -> None:
+    """They pass the same link check as the model's text: a `javascript:` link in the docs
+    stops the stream before it (the finished answer, defused, follows a reset)."""
+    a = Source(title="a", url="https://d.test/p#a")
+    for docs, streams in (("See the guide.", True), ("See [x](javascript:alert(1)).", False)):
+        ground = Grounding("q?", [a], ["The text."], Draft(f"**a** [1]\n\n{docs}", [a]))
+        sent: list[str] = []
+
+        async def on_delta(text: str, sent: list[str] = sent) -> None:
+            sent.append(text)
+
+        writer = GroundedWriter(
+            Writer(reply="It is so [1]."),
+            site="https://d.test",
+            max_tokens=50,
+            timeout=10,
+            queue_wait=1,
+        )
+        written = await writer.write(ground, on_delta)
+        assert isinstance(written, Written) and written.sources == [a]
+        assert written.text == f"It is so [1].\n\n**From the docs:**\n\n**a** [1]\n\n{docs}"
+        assert ("".join(sent).strip() == written.text) is streams
+        assert "javascript" not in "".join(sent)
