@@ -33,6 +33,7 @@ EXCERPT_CHARS = 240
 PASSAGE_WORDS = 180
 PASSAGE_CODE_LINES = 40  # …plus its code
 SECOND_SECTION_SHARE = 0.1  # question weight a second section must add to be shown
+HEADING_WORDS = 40  # a section saying less than this above its steps is their heading
 STEP_RELEVANCE = 0.5  # a neighbouring step joins a task when this close to the best step
 
 
@@ -74,7 +75,7 @@ def compose(question: str, retrieval: Retrieval, *, verbs: frozenset[str] = froz
     `verbs`: words this site's docs use after "to" (from its index), so a follow-up
     suggestion can say "How do I …?" for a heading that starts with one."""
     citations = _Citations()
-    steps = _task_steps(retrieval) if retrieval.procedural else []
+    steps = _task_steps(retrieval) if retrieval.procedural or heads_steps(retrieval) else []
     if len(steps) >= 2:
         whole = steps[0] is retrieval.steps[0] and steps[-1] is retrieval.steps[-1]
         around = (retrieval.lead, retrieval.trailer) if whole else (None, None)
@@ -87,6 +88,20 @@ def compose(question: str, retrieval: Retrieval, *, verbs: frozenset[str] = froz
         sources=citations.sources,
         followups=followups(retrieval, used, question, verbs=verbs),
     )
+
+
+def heads_steps(retrieval: Retrieval) -> bool:
+    """The best section is the short heading of a procedure ("How to generate your API
+    key" + a line, then its steps): what it says is the steps, whatever the question's
+    wording."""
+    best = retrieval.best
+    if best is None or not retrieval.steps or best.chunk.step is not None:
+        return False
+    under = best.chunk.breadcrumb + " › "
+    if not all(s.chunk.breadcrumb.startswith(under) for s in retrieval.steps):
+        return False
+    own = section_blocks([c.text for c in retrieval.section(best.chunk)])
+    return sum(b.words for b in own if b.kind != "code") < HEADING_WORDS
 
 
 def _task_steps(retrieval: Retrieval) -> list[Retrieved]:

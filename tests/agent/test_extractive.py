@@ -4,6 +4,7 @@ order, markdown intact, one passage of the best section, distinct follow-ups."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -128,3 +129,34 @@ def test_a_passage_never_starts_inside_a_list() -> None:
     )
     body = draft.text.split("\n\n", 1)[1]
     assert not body.startswith(("  -", "2.", "3.", "4.", "5.")), body[:80]
+
+
+def _procedure_under(intro: str) -> Retrieval:
+    """A section saying `intro`, with a two-step stepper under it; the question names
+    neither a procedure nor a step ("widget key", not "how do I …")."""
+    head = _chunk(0, "Create a widget key", intro)
+    steps = [
+        replace(
+            _chunk(n, title, body),
+            breadcrumb=f"Page › Create a widget key › {title}",
+            step=(n, 2),
+        )
+        for n, title, body in [
+            (1, "Open the editor", "Open Settings, then Widgets."),
+            (2, "Generate it", "Click Generate and copy the key."),
+        ]
+    ]
+    retrieval = _retrieval("widget key", head, *steps)
+    retrieval.steps, retrieval.lead = retrieval.hits[1:], retrieval.hits[0]
+    return retrieval
+
+
+def test_the_short_heading_of_a_procedure_is_answered_with_its_steps() -> None:
+    draft = compose("widget key", _procedure_under("You need a widget key for the API."))
+    assert draft.text.startswith("**Create a widget key** [1]\n\nYou need a widget key")
+    steps = re.findall(r"^(\d+)\. \*\*(.+?)\*\* \[\d+\]$", draft.text, re.MULTILINE)
+    assert steps == [("1", "Open the editor"), ("2", "Generate it")]
+    assert "Click Generate and copy the key." in draft.text
+    # a section that explains at length is answered with its own words, not the steps
+    long_intro = " ".join(["A widget key identifies your app to the widget API."] * 6)
+    assert STEPS_INTRO not in compose("widget key", _procedure_under(long_intro)).text
