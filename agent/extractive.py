@@ -100,8 +100,7 @@ def heads_steps(retrieval: Retrieval) -> bool:
     under = best.chunk.breadcrumb + " › "
     if not all(s.chunk.breadcrumb.startswith(under) for s in retrieval.steps):
         return False
-    own = section_blocks([c.text for c in retrieval.section(best.chunk)])
-    return sum(b.words for b in own if b.kind != "code") < HEADING_WORDS
+    return _prose_words(_section_parts(retrieval, best.chunk)) < HEADING_WORDS
 
 
 def _task_steps(retrieval: Retrieval) -> list[Retrieved]:
@@ -222,7 +221,7 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
     """The contiguous run of blocks of the chunk's whole section with the most question
     weight that fits the budget (the whole section when it fits), and the question terms
     it covers."""
-    parts = section_blocks([c.text for c in retrieval.section(chunk)])
+    parts = _section_parts(retrieval, chunk)
     if not parts:
         return [], set()
     block_terms = [retrieval.matched(frozenset(terms(b.text))) for b in parts]
@@ -265,10 +264,18 @@ def passage(retrieval: Retrieval, chunk: Chunk) -> str:
     return render(chosen)
 
 
+def _section_parts(retrieval: Retrieval, chunk: Chunk) -> list[Block]:
+    """The blocks of `chunk`'s whole section, read across its chunks."""
+    return section_blocks([c.text for c in retrieval.section(chunk)])
+
+
+def _prose_words(parts: list[Block]) -> int:
+    return sum(b.words for b in parts if b.kind != "code")
+
+
 def _fits(parts: list[Block]) -> bool:
-    prose = sum(b.words for b in parts if b.kind != "code")
     code = sum(b.text.count("\n") + 1 for b in parts if b.kind == "code")
-    return prose <= PASSAGE_WORDS and code <= PASSAGE_CODE_LINES
+    return _prose_words(parts) <= PASSAGE_WORDS and code <= PASSAGE_CODE_LINES
 
 
 def followups(
