@@ -89,6 +89,8 @@ class Retrieval:
     known: frozenset[str] = frozenset()  # the focus stems this site uses somewhere
     indexed: int = 0  # sections in the index (how much "never uses" means)
     followup: bool = False
+    dense_peak: float = 0.0  # best cosine minus the tenth best, over the sections found
+    lexical_peak: float = 0.0  # best BM25 above the mean of the best ten, as its share
     pages: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)  # page → chunks
     page_terms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # its stems
 
@@ -236,7 +238,9 @@ class Retriever:
             item.terms = lexicon.terms_of(item.chunk)
             item.coverage = result.coverage(item.terms)
             by_section.setdefault(item.chunk.anchor_url, item)
-        hits = result.hits = list(by_section.values())[:k]
+        sections = list(by_section.values())
+        result.dense_peak, result.lexical_peak = _peaks(sections)
+        hits = result.hits = sections[:k]
         if hits:
             result.steps = self._steps(hits[0], ranked)
             result.lead, result.trailer = self._around(result.steps, ranked)
@@ -296,6 +300,22 @@ class Retriever:
             if c.step[0] == c.step[1]:
                 break
         return [known.get(c.anchor_url) or Retrieved(c, 0.0, context=True) for c in steps]
+
+
+PEAK_OF = 10  # how many sections a peak is measured against
+
+
+def _peaks(sections: list[Retrieved]) -> tuple[float, float]:
+    """How far the best section stands out: its cosine above the tenth best (or the
+    last) of the sections dense search found, and its BM25 score above the mean of the
+    ten best, as a share of its own. A question the docs answer has a section that
+    stands out; one they do not matches many sections about equally."""
+    dense = sorted((s.dense for s in sections if s.dense > 0), reverse=True)[:PEAK_OF]
+    lexical = sorted((s.lexical for s in sections), reverse=True)[:PEAK_OF]
+    dense_peak = dense[0] - dense[-1] if dense else 0.0
+    best = lexical[0] if lexical else 0.0
+    lexical_peak = (best - sum(lexical) / len(lexical)) / best if best > 0 else 0.0
+    return dense_peak, lexical_peak
 
 
 _NUMBERED = re.compile(r"^\s*(?:step\s*)?(\d{1,2})\s*[.:)\-–]?\s+\S", re.IGNORECASE)

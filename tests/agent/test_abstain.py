@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from agent.abstain import FEATURES, features, load_calibration
 from agent.errors import CalibrationError
-from agent.retrieve import Retrieval, Retrieved
+from agent.retrieve import Retrieval, Retrieved, _peaks
 from ingest.models import Chunk
 
 PAGE = "https://docs.example.test/guides/tokens"
@@ -49,7 +50,35 @@ def test_the_page_feature_counts_question_words_anywhere_on_the_best_sections_pa
 def test_every_feature_is_zero_but_unknown_words_when_nothing_was_found() -> None:
     values = features(Retrieval(query="q", oov=1.0, indexed=999))
     assert set(values) == set(FEATURES) | {"coverage"}
-    assert values["page"] == values["dense"] == 0.0 and values["unknown"] == pytest.approx(1.0)
+    assert values["page"] == values["dense"] == values["dense_peak"] == 0.0
+    assert values["unknown"] == pytest.approx(1.0)
+
+
+def test_how_far_the_best_section_stands_out_counts_less_on_a_small_site() -> None:
+    retrieval = _retrieval({"rotat", "token"}, {"rotat", "token"})
+    retrieval.dense_peak, retrieval.lexical_peak = 0.31, 0.62
+    retrieval.indexed = 999  # a real site: the peaks as they are
+    assert features(retrieval)["dense_peak"] == pytest.approx(0.31)
+    assert features(retrieval)["lexical_peak"] == pytest.approx(0.62)
+    retrieval.indexed = 12  # one page: its best of a dozen sections always stands out
+    assert features(retrieval)["dense_peak"] == pytest.approx(0.31 * math.log10(13) / 3)
+
+
+def _found(anchor: str, dense: float, lexical: float) -> Retrieved:
+    return Retrieved(_chunk(anchor), 0.02, dense=dense, lexical=lexical)
+
+
+def test_a_section_that_stands_out_has_high_peaks_and_an_even_field_low_ones() -> None:
+    standout = [_found("a", 0.71, 12.0)] + [_found(f"b{i}", 0.30 - i / 100, 2.0) for i in range(12)]
+    even = [_found(f"c{i}", 0.42 - i / 1000, 5.0 - i / 100) for i in range(12)]
+    dense_peak, lexical_peak = _peaks(standout)
+    assert dense_peak == pytest.approx(0.71 - 0.22)  # against the tenth best cosine
+    assert lexical_peak == pytest.approx((12.0 - (12.0 + 9 * 2.0) / 10) / 12.0)
+    flat_dense, flat_lexical = _peaks(even)
+    assert flat_dense < 0.01 and flat_lexical < 0.02
+    # sections keyword search alone found (cosine 0) do not count for the dense peak
+    assert _peaks([_found("x", 0.5, 0.0), _found("y", 0.0, 3.0)]) == (0.0, 0.5)
+    assert _peaks([]) == (0.0, 0.0)
 
 
 def test_the_packaged_calibration_uses_exactly_the_features_and_says_where_it_came_from() -> None:

@@ -56,7 +56,7 @@ def test_code_fences_keep_their_language_and_lines(retriever: Retriever) -> None
 def test_hints_are_labelled_callouts_and_tables_stay_tables(retriever: Retriever) -> None:
     draft = answer_of(retriever, "does tern rollback also restore environment variables?")
     assert "> **Warning:** A rollback restores code only." in draft.text
-    table = answer_of(retriever, "what is the default deploy.timeout in tern.yaml?")
+    table = answer_of(retriever, "what type is deploy.healthcheck.interval?")
     assert re.search(r"^\| .+ \|\n\|( --- \|)+\n", table.text, re.MULTILINE), table.text
 
 
