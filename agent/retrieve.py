@@ -187,13 +187,13 @@ class Retriever:
             for t, alternatives in asked.items()
         }
         lexical = lexicon.search(focus, self.candidates)
-        searched = self.index.search(self.profile.expand_query(query), k=self.candidates)
+        searched = self.index.search(self.profile.expand_query(corrected), k=self.candidates)
         if self.index.version() != lexicon.version:  # an ingest wrote while we searched
             lexicon = self.lexicon()
             lexical = lexicon.search(focus, self.candidates)
         rankings = [searched]
         if followup:  # the earlier question says the topic, the new one what about it
-            alone = self.profile.expand_query(question)
+            alone = self.profile.expand_query(lexicon.correct(question))
             rankings.append(self.index.search(alone, k=self.candidates))
         fused: dict[str, Retrieved] = {}
         for found in rankings:
