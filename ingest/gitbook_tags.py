@@ -24,6 +24,10 @@ _FENCE_RE = re.compile(r"^([ \t>]*)(`{3,}|~{3,})")
 _PREFIX_RE = re.compile(r"^[ \t>]*")
 _CODE_SPAN_RE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
 _RESIDUE_RE = re.compile(r"\{%|%\}")
+# GitBook's Git sync writes a link whose target page is gone as `broken-reference` (or
+# `/broken/pages/<id>`), often with the text "Broken link"
+_BROKEN_RE = re.compile(r"^(?:broken-reference/?(?:[#?].*)?|/?broken/pages/.*)$")
+BROKEN_LINK_TEXT = "Broken link"
 _HTML_TAG_RE = re.compile(r"<(/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?)>")
 
 _HINT_LABELS = {"info": "Info", "success": "Success", "warning": "Warning", "danger": "Danger"}
@@ -44,6 +48,11 @@ _NEEDS_END = {
 def marker(kind: str, *args: str) -> str:
     """A marker comment; arguments are URL-quoted so they never contain spaces or '-->'."""
     return MARKER_PREFIX + " ".join([kind, *(quote(a, safe="") for a in args)]) + "-->"
+
+
+def broken_link(href: str) -> bool:
+    """A link GitBook marks as pointing at a page that no longer exists."""
+    return bool(_BROKEN_RE.match(href.strip()))
 
 
 def strip_residue(text: str) -> str:
@@ -199,6 +208,8 @@ def _open_markers(tag: _Tag, step: tuple[int, int] | None, warnings: list[str]) 
         return [marker("label", "code_titles", title, title)] if title else []
     if name == "content-ref":
         url = a.get("url", a.get("_", ""))
+        if broken_link(url):  # a card to a page that is gone: nothing to see
+            return []
         return [marker("label", "links", url, "See also")]
     if name == "embed":
         url = a.get("url", a.get("_", ""))

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ingest.gitbook_tags import MARKER_PREFIX, strip_residue
+from ingest.gitbook_tags import BROKEN_LINK_TEXT, MARKER_PREFIX, broken_link, strip_residue
 from ingest.html_blocks import HtmlHeading, MarkerPiece, html_to_pieces, parse_marker
 from ingest.models import Section
 
@@ -215,7 +215,16 @@ def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = No
         elif t == "link_close" and links:
             start, href = links.pop()
             inner = "".join(out[start:])
-            if href and inner.strip() and inner != href and not href.startswith("#"):
+            if broken_link(href):  # its text alone, or nothing when that says only "broken"
+                out[start:] = [] if inner.strip() == BROKEN_LINK_TEXT else [inner]
+            elif (
+                href
+                and inner.strip()
+                and not href.startswith("#")
+                and (
+                    inner != href or "://" not in href  # a relative target is still resolved
+                )
+            ):
                 out[start:] = [f"[{inner}]({_resolve(href, b.base_url)})"]
         elif t == "image":
             alt = "".join(c.content for c in tok.children or [])

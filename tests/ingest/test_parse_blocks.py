@@ -242,3 +242,25 @@ def test_a_figure_whose_caption_repeats_its_alt_text_says_it_once() -> None:
     )
     assert page.sections[0].text == "The dashboard.\n\nThe console dashboard with a QA app"
     assert page.sections[0].meta["images"][0]["caption"] == "The console dashboard with a QA app"
+
+
+def test_links_gitbook_marks_as_broken_keep_their_words_and_never_point_anywhere() -> None:
+    # what GitBook's Git sync writes when a linked page was deleted
+    page = parse_page(
+        "# Rows\n\nSave it with the [Content Services API](broken-reference), then see "
+        "[the row guide](rows.md).\n\n"
+        '{% content-ref url="/broken/pages/-MeRotKdqt1dHxyC6joj" %}\n'
+        "[Broken link](/broken/pages/-MeRotKdqt1dHxyC6joj)\n"
+        "{% endcontent-ref %}\n\n"
+        "[Broken link](broken-reference)\n\n"
+        '{% content-ref url="rows.md" %}\n[rows.md](rows.md)\n{% endcontent-ref %}\n',
+        "https://docs.example.com/guides/save",
+    )
+    text = page.sections[0].text
+    assert text.startswith(
+        "Save it with the Content Services API, then see "
+        "[the row guide](https://docs.example.com/guides/rows)."
+    )
+    assert "broken" not in text.lower()
+    assert text.count("**See also:**") == 1  # the card of the page that exists
+    assert text.endswith("**See also:** [rows.md](https://docs.example.com/guides/rows)")
