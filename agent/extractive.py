@@ -82,12 +82,29 @@ def compose(question: str, retrieval: Retrieval, *, verbs: frozenset[str] = froz
         text = _procedure(steps, citations, *around)
     else:
         text = _passages(retrieval, citations)
+    text = _titled_cards(text, retrieval.pages)
     used = {s.url for s in citations.sources}
     return Draft(
         text=text,
         sources=citations.sources,
         followups=followups(retrieval, used, question, verbs=verbs),
     )
+
+
+# a link whose text is only a file name: how GitBook's markdown writes a page card
+# ({% content-ref %}), which the site itself shows with the linked page's title
+_FILE_LINK = re.compile(r"\[(?P<name>[\w.\-]+\.md)\]\((?P<url>[^()\s]+)\)")
+
+
+def _titled_cards(text: str, pages: dict[str, list[Chunk]]) -> str:
+    """ "[slack.md](…/slack)" as "[Slack](…/slack)" when the linked page is indexed."""
+
+    def titled(match: re.Match[str]) -> str:
+        chunks = pages.get(match["url"].split("#", 1)[0])
+        title = chunks[0].title.strip() if chunks else ""
+        return f"[{title}]({match['url']})" if title else match[0]
+
+    return _FILE_LINK.sub(titled, text)
 
 
 def heads_steps(retrieval: Retrieval) -> bool:

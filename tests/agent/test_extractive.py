@@ -160,3 +160,21 @@ def test_the_short_heading_of_a_procedure_is_answered_with_its_steps() -> None:
     # a section that explains at length is answered with its own words, not the steps
     long_intro = " ".join(["A widget key identifies your app to the widget API."] * 6)
     assert STEPS_INTRO not in compose("widget key", _procedure_under(long_intro)).text
+
+
+def test_a_page_card_is_shown_with_the_linked_pages_title() -> None:
+    # GitBook's markdown writes a card as the file name; the site shows the page's title
+    cards = _chunk(
+        0,
+        "Messaging apps",
+        "Send crash alerts to your team chat.\n\n"
+        "**See also:** [slack.md](https://d.test/apps/slack)\n\n"
+        "**See also:** [gone.md](https://d.test/apps/gone)",
+    )
+    retrieval = _retrieval("crash alerts team chat", cards)
+    slack = replace(cards, id="s", page_url="https://d.test/apps/slack", title="Slack")
+    retrieval.pages["https://d.test/apps/slack"] = [slack]
+    text = compose("crash alerts in team chat", retrieval).text
+    assert "**See also:** [Slack](https://d.test/apps/slack)" in text
+    # a page the index does not hold keeps the words the docs wrote
+    assert "**See also:** [gone.md](https://d.test/apps/gone)" in text
