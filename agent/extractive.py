@@ -5,7 +5,8 @@ section's heading with a citation marker `[n]` that maps to `sources[n-1]`; the 
 words of our own are the fixed phrases below. A procedure comes back whole and in order
 (the steps of a stepper or numbered sibling sections); otherwise the answer is the most
 relevant contiguous passage of the best section, plus a second section only when it
-carries question terms the first lacks. Markdown survives: code fences, lists, tables
+carries question terms the first lacks (and, from another page, matches the question as
+well as the first). Markdown survives: code fences, lists, tables
 and hints are whole blocks.
 """
 
@@ -197,7 +198,10 @@ def _passages(retrieval: Retrieval, citations: _Citations) -> str:
     total = retrieval.weight(set(retrieval.asked)) or 1.0
     for other in hits[1:3]:
         gain = retrieval.weight(retrieval.matched(_terms_of(other.chunk)) - covered)
-        if gain / total >= SECOND_SECTION_SHARE and other.score >= 0.8 * first.score:
+        # another page's section must match the question as well as the first does: one
+        # that shares only a leftover word (a release note naming "version") adds nothing
+        related = other.chunk.page_url == first.chunk.page_url or other.coverage >= first.coverage
+        if gain / total >= SECOND_SECTION_SHARE and other.score >= 0.8 * first.score and related:
             passage, more = _best_passage(retrieval, other.chunk)
             parts.append(_cited(other.chunk, passage, citations))
             covered |= more

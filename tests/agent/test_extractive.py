@@ -178,3 +178,24 @@ def test_a_page_card_is_shown_with_the_linked_pages_title() -> None:
     assert "**See also:** [Slack](https://d.test/apps/slack)" in text
     # a page the index does not hold keeps the words the docs wrote
     assert "**See also:** [gone.md](https://d.test/apps/gone)" in text
+
+
+def test_a_second_section_from_another_page_must_match_the_question_as_well() -> None:
+    question = "reject commands whose version conflicts with unseen changes"
+    conflicts = _chunk(
+        0, "Conflict resolution", "Reject a command only when unseen changes conflict with it."
+    )
+    note = replace(
+        _chunk(1, "Enhancements", "Sagas now close on a deadline in this version."),
+        page_url="https://d.test/releases",
+        anchor_url="https://d.test/releases#enhancements",
+    )
+    retrieval = _retrieval(question, conflicts, note)
+    retrieval.hits[0].coverage, retrieval.hits[1].coverage = 0.8, 0.2
+    assert "Enhancements" not in compose(question, retrieval).text  # "version" alone
+    # the same words on the first section's own page continue the answer
+    retrieval.hits[1] = replace(retrieval.hits[1], chunk=replace(note, page_url=conflicts.page_url))
+    assert "**Enhancements** [2]" in compose(question, retrieval).text
+    # and from another page, a section that matches as well as the first is shown
+    retrieval.hits[1] = replace(retrieval.hits[1], chunk=note, coverage=0.8)
+    assert "**Enhancements** [2]" in compose(question, retrieval).text
