@@ -59,6 +59,7 @@ class SectionBuilder:
         self.anchors: dict[str, int] = {}
         self.skipped_title = False
         self.list_depth = 0
+        self.quote_depth = 0  # inside a "> " quote (a tip box on many sites)
         self.warnings: list[str] = []
 
     @property
@@ -149,6 +150,9 @@ class SectionBuilder:
             self.label = None
             self.current.section.meta.setdefault(key, []).append(value)
             text = _labelled(key, label, text, paragraph=paragraph)
+        if self.quote_depth:
+            quote = "> " * self.quote_depth
+            text = "\n".join((quote + line).rstrip() for line in text.split("\n"))
         self.current.parts.append(("\n" if self.list_depth else "\n\n") + text)
 
     def image(self, info: dict[str, str]) -> None:
@@ -298,7 +302,11 @@ def build_sections(
             b.heading(level, title, ids[-1] if ids else "")
             i += 3
             continue
-        if t in ("bullet_list_open", "ordered_list_open"):
+        if t == "blockquote_open":
+            b.quote_depth += 1
+        elif t == "blockquote_close":
+            b.quote_depth -= 1
+        elif t in ("bullet_list_open", "ordered_list_open"):
             start = tok.attrGet("start")
             prefixes.append("- " if t == "bullet_list_open" else f"{start or 1}")
             b.list_depth += 1

@@ -264,3 +264,18 @@ def test_links_gitbook_marks_as_broken_keep_their_words_and_never_point_anywhere
     assert "broken" not in text.lower()
     assert text.count("**See also:**") == 1  # the card of the page that exists
     assert text.endswith("**See also:** [rows.md](https://docs.example.com/guides/rows)")
+
+
+def test_a_quote_stays_a_quote() -> None:
+    # many sites write a tip box as a plain markdown quote with a bold title
+    md = (
+        "# Commands\n\nReject a stale command.\n\n"
+        "> **Expected version**\n>\n> Load the aggregate with an expected version:\n>\n"
+        "> - on the command\n> - or on the handler\n\nAfter the quote.\n"
+    )
+    text = parse_page(md, "https://docs.example.com/commands").sections[0].text
+    assert text == (
+        "Reject a stale command.\n\n> Expected version\n\n"
+        "> Load the aggregate with an expected version:\n"
+        "> - on the command\n> - or on the handler\n\nAfter the quote."
+    )
