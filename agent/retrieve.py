@@ -174,10 +174,12 @@ class Retriever:
         followup = context is not None and is_followup(question)
         query = f"{context.question} {question}" if followup and context else question
         corrected = lexicon.correct(query)
+        # a follow-up's own words, as the site spells them (the whole question otherwise)
+        own_text = lexicon.correct(question) if followup else corrected
         # what keyword search seeks: the stems, their synonyms and the site's other forms
         focus = frozenset(self._alternatives(lexicon, terms(corrected)))
         # what the question itself asks (a follow-up's new words, not the earlier question's)
-        own = terms(lexicon.correct(question)) if followup else terms(corrected)
+        own = terms(own_text)
         asked = {t: frozenset(self._alternatives(lexicon, [t])) for t in own or terms(corrected)}
         # a stem the site never uses but whose synonym it does weighs as that synonym
         weights = {
@@ -193,7 +195,7 @@ class Retriever:
             lexical = lexicon.search(focus, self.candidates)
         rankings = [searched]
         if followup:  # the earlier question says the topic, the new one what about it
-            alone = self.profile.expand_query(lexicon.correct(question))
+            alone = self.profile.expand_query(own_text)
             rankings.append(self.index.search(alone, k=self.candidates))
         fused: dict[str, Retrieved] = {}
         for found in rankings:

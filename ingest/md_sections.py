@@ -151,8 +151,7 @@ class SectionBuilder:
             self.current.section.meta.setdefault(key, []).append(value)
             text = _labelled(key, label, text, paragraph=paragraph)
         if self.quote_depth:
-            quote = "> " * self.quote_depth
-            text = "\n".join((quote + line).rstrip() for line in text.split("\n"))
+            text = _quoted(text, self.quote_depth)
         self.current.parts.append(("\n" if self.list_depth else "\n\n") + text)
 
     def image(self, info: dict[str, str]) -> None:
@@ -178,7 +177,12 @@ def _labelled(key: str, label: str, text: str, *, paragraph: bool = True) -> str
     if key != "hints":
         return f"{lead} {text}".rstrip() if paragraph else f"{lead}\n{text}".rstrip()
     body = f"{lead} {text}" if paragraph else f"{lead}\n{text}"
-    return "\n".join(f"> {line}".rstrip() for line in body.rstrip().split("\n"))
+    return _quoted(body.rstrip())
+
+
+def _quoted(text: str, depth: int = 1) -> str:
+    """`text` as a markdown quote: every line led by "> " (once per level)."""
+    return "\n".join(("> " * depth + line).rstrip() for line in text.split("\n"))
 
 
 def _resolve(href: str, base_url: str) -> str:
@@ -221,15 +225,9 @@ def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = No
             inner = "".join(out[start:])
             if broken_link(href):  # its text alone, or nothing when that says only "broken"
                 out[start:] = [] if inner.strip() == BROKEN_LINK_TEXT else [inner]
-            elif (
-                href
-                and inner.strip()
-                and not href.startswith("#")
-                and (
-                    inner != href or "://" not in href  # a relative target is still resolved
-                )
-            ):
-                out[start:] = [f"[{inner}]({_resolve(href, b.base_url)})"]
+            elif href and inner.strip() and not href.startswith("#"):
+                if inner != href or "://" not in href:  # a bare URL stays its own text
+                    out[start:] = [f"[{inner}]({_resolve(href, b.base_url)})"]
         elif t == "image":
             alt = "".join(c.content for c in tok.children or [])
             b.image(
