@@ -42,24 +42,33 @@ def _sha(text: str) -> str:
 
 
 def _paragraphs(text: str) -> list[str]:
-    """Blank-line separated blocks; a fenced code block is one unit even with blank lines."""
+    """Blank-line separated blocks; a fenced code block is one unit even with blank lines,
+    with the lines right above it that no blank line sets apart ("**Spring Boot:**", a
+    tab's label), and it ends where its fence closes."""
     units: list[str] = []
     current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            units.append("\n".join(current))
+        current.clear()
+
     fence: str | None = None
     for line in text.split("\n"):
         m = _FENCE_RE.match(line)
         if fence is None and m:
             fence = m[1]
-        elif fence is not None and m and m[1][0] == fence[0] and len(m[1]) >= len(fence):
-            fence = None
-        if fence is None and not line.strip():
-            if current:
-                units.append("\n".join(current))
-            current = []
+            current.append(line)
+        elif fence is not None:
+            current.append(line)
+            if m and m[1][0] == fence[0] and len(m[1]) >= len(fence):
+                fence = None
+                flush()
+        elif not line.strip():
+            flush()
         else:
             current.append(line)
-    if current:
-        units.append("\n".join(current))
+    flush()
     return units
 
 
@@ -81,6 +90,13 @@ def _split_unit(unit: str, budget: int, count: Callable[[str], int]) -> list[str
         if len(pieces) > 1:
             return [p for piece in pieces for p in _split_unit(piece, budget, count)]
         unit = "\n".join(lines) or unit  # a single huge line: fall through to words
+    elif "\n" in unit and (at := _fence_at(unit)):  # a label line, then a fence
+        head, code = unit[:at].rstrip("\n"), unit[at:]
+        room = budget - count(head + "\n")
+        if room >= budget // 2:  # the label stays with the first lines of its code
+            first, *more = _split_unit(code, room, count)
+            return [f"{head}\n{first}", *more]
+        return [*_split_unit(head, budget, count), *_split_unit(code, budget, count)]
     elif "\n" in unit:  # a table, a list, wrapped lines: cut between lines, never inside one
         return _split_lines(unit, budget, count)
     sentences = _SENTENCE_RE.split(unit)
@@ -93,6 +109,16 @@ def _split_unit(unit: str, budget: int, count: Callable[[str], int]) -> list[str
     # one enormous "word": cut by characters
     size = max(1, len(unit) * budget // max(count(unit), 1))
     return [unit[i : i + size] for i in range(0, len(unit), size)] or [unit]
+
+
+def _fence_at(unit: str) -> int:
+    """Where the first fence line of a unit starts (0 when none, or at its start)."""
+    offset = 0
+    for line in unit.split("\n"):
+        if _FENCE_RE.match(line):
+            return offset
+        offset += len(line) + 1
+    return 0
 
 
 def _split_lines(unit: str, budget: int, count: Callable[[str], int]) -> list[str]:

@@ -123,6 +123,32 @@ def test_long_code_block_is_split_by_lines_and_refenced() -> None:
     assert all(words(c.embed_text) <= 80 for c in chunks)
 
 
+def test_a_long_fence_right_under_a_label_line_is_still_cut_as_code() -> None:
+    """Docs often put a label on the line above a fence with no blank line between
+    ("**Spring Boot AutoConfiguration:**" then ```java): the fence is cut by lines and
+    every piece re-fenced, never a piece that opens a fence and one that starts mid-code."""
+    code = "\n".join(f"    handle(event{i});\n" for i in range(200))  # blank lines inside
+    md = (
+        '# Sagas\n\n## Associations\n\n{% tabs %}\n{% tab title="Spring Boot" %}\n'
+        f"```java\n{code}\n```\n{{% endtab %}}\n{{% endtabs %}}\n\nDone.\n"
+    )
+    chunks = chunk_page(
+        parse_page(md, "https://d.io/sagas"), max_tokens=80, overlap=10, count_tokens=words
+    )
+    assert len(chunks) > 2
+    for c in chunks:  # every line of code lies inside a ```java … ``` fence of its piece
+        fence = None
+        for line in c.text.split("\n"):
+            if line.startswith("```"):
+                fence = None if fence else line
+            elif "handle(" in line:
+                assert fence == "```java", c.text[:200]
+        assert fence is None, c.text[:200]  # and the fence is closed
+    assert chunks[0].text.startswith("**Spring Boot:**\n```java\n")  # the tab's label
+    said = " ".join(c.text for c in chunks)
+    assert all(f"handle(event{i});" in said for i in range(200))
+
+
 def test_ids_are_stable_across_runs_and_depend_on_heading_path() -> None:
     md = API_KEYS_MD.read_text()
     first = [c.id for c in chunk_page(parse_page(md, PAGE_URL))]
