@@ -40,8 +40,10 @@ def identifiers(text: str) -> set[str]:
 
 
 def chunk_terms(chunk: Chunk) -> list[str]:
-    """What the keyword index holds for a chunk: its heading path and its text."""
-    return terms(f"{chunk.breadcrumb}\n{chunk.text}")
+    """What the keyword index holds for a chunk: its heading path, its own heading once
+    more (a heading names what a section is about, so its words weigh more than the
+    body's, as in BM25F: on the dev split, section hit@1 90 → 93 of 137), and its text."""
+    return terms(f"{chunk.breadcrumb}\n{chunk.section}\n{chunk.text}")
 
 
 _HOST_WORDS = frozenset(

@@ -1,7 +1,8 @@
 """Heading-aware chunking: one chunk per smallest section, long ones split on a budget.
 
 Each chunk's `embed_text` is its breadcrumb ("API Keys › How to generate your API key ›
-Rotate API key"), a newline, then the text; the token budget counts `embed_text`. Long
+Rotate API key"), the page's description (its front-matter summary) when it has one, a
+newline, then the text; the token budget counts `embed_text`. Long
 sections are cut at paragraph, then sentence, then word boundaries (code fences stay
 whole when they fit, else are cut by lines and re-fenced), with `overlap` tokens of the
 previous piece repeated at the start of the next. Ids are stable: sha256 of page url,
@@ -186,6 +187,19 @@ def _tail(text: str, overlap: int, count: Callable[[str], int]) -> str:
     return " ".join(words[lo:])
 
 
+def _head(text: str, limit: int, count: Callable[[str], int]) -> str:
+    """The first words of `text` that fit in `limit` tokens."""
+    words = text.split()
+    lo, hi = 0, len(words)  # find the largest end index whose head fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(" ".join(words[:mid])) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
+
+
 def _overlap(prev: str, overlap: int, count: Callable[[str], int]) -> str:
     """What the next piece repeats of `prev`: its last whole lines, or else its last whole
     sentences, that fit in `overlap` tokens; nothing from code (a fence stays whole)."""
@@ -269,6 +283,11 @@ def chunk_page(
             continue
         breadcrumb = _breadcrumb(section)
         prefix = breadcrumb
+        if page.description and section.anchor:  # the intro's text already starts with it
+            # the page's summary tells the model what each section is about: on the dev
+            # split, section hit@1 90 → 94 of 137 (mechanic +3, bugsplat +1, the sites
+            # whose pages have descriptions)
+            prefix = f"{breadcrumb}\n{_head(page.description, max_tokens // 6, count)}"
         if len(prefix) > max_tokens // 2 and count(prefix + "\n") > max_tokens // 2:
             prefix = _tail(section.title, max_tokens // 4, count) or section.title[:64]
         todo.append((section, text, breadcrumb, prefix))

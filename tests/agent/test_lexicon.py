@@ -48,6 +48,23 @@ def test_bm25_finds_the_section_that_carries_the_terms() -> None:
     assert lexicon.search(terms("kubernetes"), 3) == []
 
 
+def test_a_sections_own_heading_weighs_more_than_words_in_anothers_body() -> None:
+    """ "webhook retries" names one section's heading; another section's body says both
+    words as often: the section the heading names ranks first."""
+    sections = [
+        chunk(
+            0,
+            "Delivery",
+            "A webhook call that fails gets retries; each webhook logs its retries daily.",
+        ),
+        chunk(1, "Webhook retries", "Failed calls are sent again."),
+        *SECTIONS,
+    ]
+    lexicon = Lexicon.build(sections, version=1)
+    hits = lexicon.search(terms("webhook retries"), 2)
+    assert [lexicon.chunks[p].section for p, _ in hits] == ["Webhook retries", "Delivery"]
+
+
 def test_misspelt_words_are_corrected_against_the_sites_words_only() -> None:
     lexicon = Lexicon.build(SECTIONS, version=1)
     assert lexicon.correct("how do i shedule a backp evry monday") == (

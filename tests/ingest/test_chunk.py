@@ -271,3 +271,29 @@ def test_the_model_reads_no_urls_and_a_long_code_block_stays_fenced() -> None:
         body = c.text.strip()
         assert body.count("```") % 2 == 0, body[:120]
         assert "```json" in body or not body.startswith("```")
+
+
+def test_every_section_is_embedded_with_its_pages_description() -> None:
+    """The page's front-matter summary tells the model what each section is about; the
+    intro, whose text already starts with it, does not say it twice; a page without one
+    is embedded as before."""
+    md = (
+        "---\ndescription: Debounce high-frequency webhook events with filters and the cache.\n"
+        "---\n\n# Debouncing events\n\nWhy it matters.\n\n## Configuration\n\nSet a TTL.\n"
+    )
+    intro, config = chunk_page(parse_page(md, "https://d.io/debounce"))
+    summary = "Debounce high-frequency webhook events with filters and the cache."
+    assert config.embed_text == f"Debouncing events › Configuration\n{summary}\nSet a TTL."
+    assert intro.embed_text.count(summary) == 1
+    assert config.text == "Set a TTL."  # what an answer quotes is unchanged
+    bare = chunk_page(parse_page("# T\n\nIntro.\n\n## S\n\nBody.\n", "https://d.io/t"))[-1]
+    assert bare.embed_text == "T › S\nBody."
+
+
+def test_a_long_description_is_cut_to_its_first_words() -> None:
+    long = " ".join(f"word{i}" for i in range(400))
+    md = f"---\ndescription: {long}\n---\n\n# T\n\nIntro.\n\n## S\n\nBody text here.\n"
+    last = chunk_page(parse_page(md, "https://d.io/t"))[-1]
+    assert last.embed_text.startswith("T › S\nword0 word1 ")
+    assert last.embed_text.endswith("\nBody text here.")
+    assert estimate_tokens(last.embed_text) <= 256
