@@ -87,6 +87,24 @@ def page_url(host: str, path: str) -> str:
     return f"https://{host}/{url_path(path)}"
 
 
+# a link target in markdown ("](x.md", "](<x y.md>") or in a GitBook tag or HTML attribute
+# (url="x.md", src="…", href="…")
+_TARGET = re.compile(r"(?P<lead>\]\(<?|\b(?:url|src|href)=[\"'])(?P<target>[^)\s\"'>]+)")
+
+
+def rebase_links(markdown: str, folder: str) -> str:
+    """Relative link targets of a page moved up out of `folder` ("jira.md" →
+    "folder/jira.md"); absolute URLs, site-absolute paths and #fragments stay."""
+
+    def rebase(match: re.Match[str]) -> str:
+        target = match["target"]
+        if target.startswith(("/", "#")) or re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", target):
+            return match[0]
+        return f"{match['lead']}{folder}/{target}"
+
+    return _TARGET.sub(rebase, markdown)
+
+
 def prepare(repo: Path, host: str, out: Path) -> list[NavEntry]:
     """Write the site's pages and llms.txt under `out/host/`; returns the navigation."""
     root = summary_root(repo)
@@ -104,7 +122,14 @@ def prepare(repo: Path, host: str, out: Path) -> list[NavEntry]:
         seen.add(target)
         dest = site / f"{target}.md"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / entry.path, dest)
+        source = PurePosixPath(entry.path)
+        if source.name.lower() == "readme.md" and str(source.parent) != ".":
+            # `a/README.md` is published at `/a`: its relative links, written from inside
+            # `a/`, now start one folder up
+            text = (root / entry.path).read_text(encoding="utf-8", errors="replace")
+            dest.write_text(rebase_links(text, source.parent.name), encoding="utf-8")
+        else:
+            shutil.copyfile(root / entry.path, dest)
         if entry.group != group:
             group = entry.group
             lines += ["", f"## {group or 'Docs'}", ""]
