@@ -90,6 +90,7 @@ def page_url(host: str, path: str) -> str:
 # a link target in markdown ("](x.md", "](<x y.md>") or in a GitBook tag or HTML attribute
 # (url="x.md", src="…", href="…")
 _TARGET = re.compile(r"(?P<lead>\]\(<?|\b(?:url|src|href)=[\"'])(?P<target>[^)\s\"'>]+)")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")  # https:, mailto:, …
 
 
 def rebase_links(markdown: str, folder: str) -> str:
@@ -98,7 +99,7 @@ def rebase_links(markdown: str, folder: str) -> str:
 
     def rebase(match: re.Match[str]) -> str:
         target = match["target"]
-        if target.startswith(("/", "#")) or re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", target):
+        if target.startswith(("/", "#")) or _SCHEME.match(target):
             return match[0]
         return f"{match['lead']}{folder}/{target}"
 
