@@ -261,6 +261,8 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
             if score > best_score + 1e-9:
                 best_span, best_score = (start, end), score
     start, end = best_span
+    while end < len(parts) and _fits(parts[start : end + 1]) and _reads_on(parts[end]):
+        end += 1  # room left: the prose that follows, as a reader reads on
     # a passage never starts inside a list: back to its first item, or at least to a
     # top-level one (a nested item or "3." alone reads as a fragment)
     while start > 0 and parts[start].kind == "item" and parts[start - 1].kind == "item":
@@ -270,13 +272,27 @@ def _best_passage(retrieval: Retrieval, chunk: Chunk) -> tuple[list[Block], set[
     while end - start > 1 and parts[start].kind == "item" and parts[start].text.startswith(" "):
         start += 1  # no room for its parent: drop the orphaned nested item instead
     # a lead-in ending with ':' introduces what follows ("To rotate a key:" + list)
-    if start > 0 and parts[start - 1].text.rstrip().endswith(":") and _fits(parts[start - 1 : end]):
+    if start > 0 and _leads_in(parts[start - 1]) and _fits(parts[start - 1 : end]):
         start -= 1
     # …and one at the end whose content did not fit is cut
-    while end - start > 1 and end < len(parts) and parts[end - 1].text.rstrip().endswith(":"):
+    while end - start > 1 and end < len(parts) and _leads_in(parts[end - 1]):
         end -= 1
     chosen = parts[start:end]
     return chosen, set().union(*block_terms[start:end])
+
+
+def _leads_in(block: Block) -> bool:
+    """A block that introduces what follows: "To rotate a key:", "**Python:**"."""
+    return block.text.rstrip().rstrip("*").rstrip().endswith(":")
+
+
+def _reads_on(block: Block) -> bool:
+    """A block a passage with room left may go on with: prose that ends a sentence, a
+    list item or a quote, not code, a lead-in or a fragment ("Bitcode") cut from a list."""
+    text = block.text.rstrip()
+    if block.kind not in ("para", "item", "quote") or _leads_in(block):
+        return False
+    return block.kind != "para" or text.endswith((".", "!", "?", ")"))
 
 
 def passage(retrieval: Retrieval, chunk: Chunk) -> str:

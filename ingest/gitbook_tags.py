@@ -253,7 +253,7 @@ def _render(node: _Node, out: list[str], warnings: list[str], step: tuple[int, i
             child_step = (n, len(steps))
         _render(child, out, warnings, child_step)
     if tag is not None and node.block:
-        end = "endstepper" if tag.name == "stepper" else "endblock"
+        end = {"stepper": "endstepper", "hint": "endhint"}.get(tag.name, "endblock")
         out.append(tag.prefix + marker(end))
 
 

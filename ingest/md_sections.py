@@ -3,7 +3,9 @@
 The walk keeps a heading stack. A stepper pins the stack at the heading that opened it
 (its "floor"), so each step's heading nests under that heading whatever its level, and
 each step starts its own section. Labels (hint style, tab title, code title…) prefix the
-next block of text: "Warning: …", "Python:".
+next block of text: "Warning: …", "Python:". A hint is a quote from its first block to its
+end, and the paragraphs of one quote are joined by a quoted blank line ("> a\n>\n> b"),
+so the chunker and the answer see one callout, not a title quote and a body quote.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class SectionBuilder:
         self.skipped_title = False
         self.list_depth = 0
         self.quote_depth = 0  # inside a "> " quote (a tip box on many sites)
+        self.hint_depth = 0  # inside a GitBook hint: all of its blocks are one quote
+        self.quotes = 0  # quotes and hints opened so far: which one a block belongs to
+        self.last_quote = (0, 0)  # (quote, depth) of the last block written, (0, 0) if none
         self.warnings: list[str] = []
 
     @property
@@ -77,6 +82,7 @@ class SectionBuilder:
         return [self.title, *(h.title for h in self.stack)]
 
     def heading(self, level: int, title: str, anchor: str) -> None:
+        self.hint_depth = 0  # a callout never spans a heading (nor does one never closed)
         if level == 1 and not self.skipped_title and len(self.drafts) == 1:
             self.skipped_title = True
             if self.title_from_h1 and title:
@@ -111,6 +117,9 @@ class SectionBuilder:
         if kind == "label" and len(args) == 3:
             self._flush_label()
             self.label = (args[0], args[1], args[2])
+            if args[0] == "hints":
+                self.hint_depth += 1
+                self.quotes += 1
         elif kind == "meta" and len(args) == 2:
             self.current.section.meta.setdefault(args[0], []).append(args[1])
         elif kind == "text" and args:
@@ -134,6 +143,10 @@ class SectionBuilder:
             self._reopen_parent()
         elif kind == "endblock":
             self.label = None
+        elif kind == "endhint" and self.hint_depth:
+            self.label = None
+            self.hint_depth -= 1
+            self.quotes += 1  # what follows the hint is not part of it
 
     def _flush_label(self) -> None:
         if self.label is not None:
@@ -150,9 +163,17 @@ class SectionBuilder:
             self.label = None
             self.current.section.meta.setdefault(key, []).append(value)
             text = _labelled(key, label, text, paragraph=paragraph)
+        elif self.hint_depth:  # a hint's later blocks stay inside its quote
+            text = _quoted(text, self.hint_depth)
         if self.quote_depth:
             text = _quoted(text, self.quote_depth)
-        self.current.parts.append(("\n" if self.list_depth else "\n\n") + text)
+        depth = self.quote_depth + self.hint_depth
+        # the paragraphs of one quote are joined by a quoted blank line ("> a\n>\n> b"),
+        # so the quote stays one block for the chunker and the answer
+        same = depth and self.last_quote == (self.quotes, depth) and self.current.parts
+        gap = "\n" if self.list_depth else ("\n" + _quoted("", depth) + "\n" if same else "\n\n")
+        self.current.parts.append(gap + text)
+        self.last_quote = (self.quotes, depth) if depth else (0, 0)
 
     def image(self, info: dict[str, str]) -> None:
         self.current.section.meta.setdefault("images", []).append(info)
@@ -302,8 +323,10 @@ def build_sections(
             continue
         if t == "blockquote_open":
             b.quote_depth += 1
+            b.quotes += 1
         elif t == "blockquote_close":
             b.quote_depth -= 1
+            b.quotes += 1
         elif t in ("bullet_list_open", "ordered_list_open"):
             start = tok.attrGet("start")
             prefixes.append("- " if t == "bullet_list_open" else f"{start or 1}")

@@ -131,6 +131,29 @@ def test_a_passage_never_starts_inside_a_list() -> None:
     assert not body.startswith(("  -", "2.", "3.", "4.", "5.")), body[:80]
 
 
+def test_a_passage_with_room_left_reads_on_through_prose_but_not_into_code() -> None:
+    filler = " ".join(["Background words about something else entirely."] * 16)
+    asked = "Instead of rejecting every stale command, check whether the intent conflicts."
+    after = "Then pass a resolver to the handler method."  # none of the question's words
+    code = "```java\nresolver.check(spec);\n```"
+    text = f"{filler}\n\n{asked}\n\n{after}\n\n{code}\n\n{filler}"
+    question = "reject stale command intent conflicts"
+    draft = compose(question, _retrieval(question, _chunk(0, "Conflicts", text)))
+    # the paragraph after the matching one is what the reader needs ("pass a resolver")
+    assert f"{asked}\n\n{after}" in draft.text, draft.text
+    assert "resolver.check" not in draft.text
+
+
+def test_a_bold_label_whose_code_did_not_fit_does_not_end_a_passage() -> None:
+    asked = "Instead of rejecting every stale command, check whether the intent conflicts."
+    code = "```java\n" + "\n".join(f"resolver.check({n});" for n in range(80)) + "\n```"
+    text = f"{asked}\n\n**Conflicts in Java:**\n\n{code}"
+    question = "reject stale command intent conflicts java"
+    draft = compose(question, _retrieval(question, _chunk(0, "Conflicts", text)))
+    assert asked in draft.text
+    assert "**Conflicts in Java:**" not in draft.text, draft.text
+
+
 def _procedure_under(intro: str) -> Retrieval:
     """A section saying `intro`, with a two-step stepper under it; the question names
     neither a procedure nor a step ("widget key", not "how do I …")."""

@@ -67,3 +67,18 @@ def test_an_overlap_that_starts_inside_a_list_item_is_said_once() -> None:
     text = render(section_blocks([first, second]))
     assert text.count("Table `S`") == 1 and text.count("Sagas") == 1
     assert text.endswith("- Sagas\n\nTable `V`, columns `type` and `key`")
+
+
+def test_a_callout_of_several_paragraphs_is_one_block_an_answer_takes_whole() -> None:
+    """A hint's (or a titled quote's) later paragraphs stay in its block, so no passage
+    ends on a callout's title or starts mid-callout without its label."""
+    from ingest.parse import parse_page
+
+    md = (
+        "# T\n\nIntro.\n\n> **Expected version**\n>\n> Load it with a version first.\n\n"
+        '{% hint style="warning" %}\nKeys expire.\n\nRotate them yearly.\n{% endhint %}\n\nEnd.\n'
+    )
+    parts = blocks(parse_page(md, "https://d.test/t.md").sections[0].text)
+    assert [b.kind for b in parts] == ["para", "quote", "quote", "para"]
+    assert parts[1].text == "> Expected version\n>\n> Load it with a version first."
+    assert parts[2].text == "> **Warning:** Keys expire.\n>\n> Rotate them yearly."

@@ -275,7 +275,28 @@ def test_a_quote_stays_a_quote() -> None:
     )
     text = parse_page(md, "https://docs.example.com/commands").sections[0].text
     assert text == (
-        "Reject a stale command.\n\n> Expected version\n\n"
+        "Reject a stale command.\n\n> Expected version\n>\n"  # one quote, not two
         "> Load the aggregate with an expected version:\n"
         "> - on the command\n> - or on the handler\n\nAfter the quote."
     )
+
+
+def test_a_hint_of_several_blocks_is_one_callout_to_its_end() -> None:
+    """Every paragraph, list and code block of a hint stays inside its quote, and the
+    text after the hint is outside it again."""
+    md = (
+        "# T\n\n## Limits\n\n"
+        '{% hint style="warning" %}\nKeys expire.\n\nRotate them yearly:\n\n- open Settings\n'
+        "- choose Rotate\n\n```bash\nnexos rotate\n```\n{% endhint %}\n\nAfter the hint.\n"
+    )
+    text = section(parse_page(md, "https://d.test/t.md"), "Limits").text
+    assert text == (
+        "> **Warning:** Keys expire.\n>\n> Rotate them yearly:\n> - open Settings\n"
+        "> - choose Rotate\n>\n> ```bash\n> nexos rotate\n> ```\n\nAfter the hint."
+    )
+
+
+def test_two_quotes_in_a_row_stay_two() -> None:
+    md = "# T\n\n> One.\n\n> Two.\n\n" + '{% hint style="info" %}\nA.\n{% endhint %}\n' * 2
+    text = parse_page(md, "https://d.test/t.md").sections[0].text
+    assert text == "> One.\n\n> Two.\n\n> **Info:** A.\n\n> **Info:** A."
