@@ -271,7 +271,11 @@ def chunk_page(
     `count_many` (optional) counts a list in one batch: the common-case check of every
     section (does it fit whole?) is then one call per page instead of one per section.
     """
-    count = count_tokens or estimate_tokens
+    base_count = count_tokens or estimate_tokens
+
+    def count(text: str) -> int:  # emphasis marks are not read by the model (`embed_view`)
+        return base_count(_EMPHASIS_RE.sub("", text))
+
     chunks: list[Chunk] = []
     ordinals: dict[str, int] = {}
     todo: list[tuple[Section, str, str, str]] = []
@@ -293,7 +297,10 @@ def chunk_page(
             prefix = _tail(section.title, max_tokens // 4, count) or section.title[:64]
         todo.append((section, text, breadcrumb, prefix))
     wholes = [f"{prefix}\n{text}" for _, text, _, prefix in todo]
-    sizes = count_many(wholes) if count_many and wholes else [count(w) for w in wholes]
+    if count_many and wholes:
+        sizes = count_many([_EMPHASIS_RE.sub("", w) for w in wholes])
+    else:
+        sizes = [count(w) for w in wholes]
     for (section, text, breadcrumb, prefix), size in zip(todo, sizes, strict=True):
         anchor_url = f"{page.url}#{section.anchor}" if section.anchor else page.url
         path_key = "\x1f".join(section.path)

@@ -239,6 +239,8 @@ def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = No
             out.append(f"{tok.markup}{code}{tok.markup}")
         elif t in ("softbreak", "hardbreak"):
             out.append("\n")
+        elif t in ("strong_open", "strong_close") and ids is None:
+            out.append("**")  # bold stays for the reader (headings are plain titles)
         elif t == "link_open":
             links.append((len(out), str(tok.attrGet("href") or "")))
         elif t == "link_close" and links:

@@ -80,5 +80,5 @@ def test_a_callout_of_several_paragraphs_is_one_block_an_answer_takes_whole() ->
     )
     parts = blocks(parse_page(md, "https://d.test/t.md").sections[0].text)
     assert [b.kind for b in parts] == ["para", "quote", "quote", "para"]
-    assert parts[1].text == "> Expected version\n>\n> Load it with a version first."
+    assert parts[1].text == "> **Expected version**\n>\n> Load it with a version first."
     assert parts[2].text == "> **Warning:** Keys expire.\n>\n> Rotate them yearly."

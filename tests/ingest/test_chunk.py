@@ -149,6 +149,22 @@ def test_a_long_fence_right_under_a_label_line_is_still_cut_as_code() -> None:
     assert all(f"handle(event{i});" in said for i in range(200))
 
 
+def test_bold_marks_do_not_move_chunk_boundaries() -> None:
+    """The model never reads emphasis marks, so a page with bold words is cut exactly where
+    the same page without them is (and embedded alike): bold is for the reader only."""
+    body = "\n\n".join(
+        f"Paragraph {i} says open **Settings** then the **API Keys** tab, **{i}** times."
+        for i in range(40)
+    )
+    bold = chunk_page(parse_page(f"# Keys\n\n## Rotation\n\n{body}\n", PAGE_URL + ".md"))
+    plain = chunk_page(
+        parse_page(f"# Keys\n\n## Rotation\n\n{body.replace('**', '')}\n", PAGE_URL + ".md")
+    )
+    assert len(bold) == len(plain) > 2
+    assert [c.embed_text for c in bold] == [c.embed_text for c in plain]
+    assert "open **Settings** then" in bold[0].text
+
+
 def test_ids_are_stable_across_runs_and_depend_on_heading_path() -> None:
     md = API_KEYS_MD.read_text()
     first = [c.id for c in chunk_page(parse_page(md, PAGE_URL))]

@@ -211,7 +211,7 @@ def test_unknown_tag_is_removed_with_a_warning_and_body_kept() -> None:
 def test_markdown_links_and_emphasis() -> None:
     md = "# T\n\nSee [the guide](https://d.io/guide) and **bold** _words_ and ![](/i.png)."
     s = parse_page(md, "https://d.io/t").sections[0]
-    assert s.text == "See [the guide](https://d.io/guide) and bold words and ."
+    assert s.text == "See [the guide](https://d.io/guide) and **bold** words and ."
     assert s.meta["images"] == [{"src": "/i.png", "alt": "", "caption": ""}]
 
 
@@ -275,7 +275,7 @@ def test_a_quote_stays_a_quote() -> None:
     )
     text = parse_page(md, "https://docs.example.com/commands").sections[0].text
     assert text == (
-        "Reject a stale command.\n\n> Expected version\n>\n"  # one quote, not two
+        "Reject a stale command.\n\n> **Expected version**\n>\n"  # one quote, not two
         "> Load the aggregate with an expected version:\n"
         "> - on the command\n> - or on the handler\n\nAfter the quote."
     )
@@ -300,3 +300,9 @@ def test_two_quotes_in_a_row_stay_two() -> None:
     md = "# T\n\n> One.\n\n> Two.\n\n" + '{% hint style="info" %}\nA.\n{% endhint %}\n' * 2
     text = parse_page(md, "https://d.test/t.md").sections[0].text
     assert text == "> One.\n\n> Two.\n\n> **Info:** A.\n\n> **Info:** A."
+
+
+def test_bold_survives_in_text_but_a_heading_is_a_plain_title() -> None:
+    md = "# T\n\n## **New** keys\n\nOpen **Settings**, then the **API Keys** tab.\n"
+    s = section(parse_page(md, "https://d.io/t"), "New keys")
+    assert s.text == "Open **Settings**, then the **API Keys** tab."

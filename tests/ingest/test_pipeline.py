@@ -74,7 +74,7 @@ def test_editing_one_step_reembeds_exactly_that_chunk(
     assert len(counting.embedded) == 1 and "Press New key." in counting.embedded[0]
     assert index.version() > version
     texts = [c.text for c in index.page_chunks(API_KEYS_URL)]
-    assert "Press New key." in texts and "Click Generate API key." not in texts
+    assert "Press **New key**." in texts and "Click **Generate API key**." not in texts
     assert len(texts) == 6
 
 
