@@ -231,7 +231,10 @@ def _inline(children: list[Token], b: SectionBuilder, ids: list[str] | None = No
     for tok in children:
         t = tok.type
         if t == "text":
-            out.append(strip_residue(tok.content))
+            text = strip_residue(tok.content)
+            # a literal asterisk ("the *Async methods") is escaped again, now that bold
+            # is markup: it must not pair with a bold mark into emphasis (titles are plain)
+            out.append(text if ids is not None else text.replace("*", "\\*"))
         elif t == "code_inline":
             code = tok.content
             if code.startswith("`") or code.endswith("`"):  # `` `x` `` needs its spaces back

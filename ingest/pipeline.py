@@ -32,7 +32,7 @@ from ingest.sources import Collected, SourceDoc, collect_local, collect_url, in_
 from ingest.store import DocIndex, open_index
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
-PIPELINE_VERSION = "11"  # bump when parse/chunk output changes, to re-chunk every page
+PIPELINE_VERSION = "12"  # bump when parse/chunk output changes, to re-chunk every page
 MAX_TOKENS = 254  # the model's 256 minus [CLS] and [SEP]
 OVERLAP = 32
 EMBED_WINDOW = 512  # chunks embedded (and written) together

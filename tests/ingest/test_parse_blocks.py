@@ -306,3 +306,9 @@ def test_bold_survives_in_text_but_a_heading_is_a_plain_title() -> None:
     md = "# T\n\n## **New** keys\n\nOpen **Settings**, then the **API Keys** tab.\n"
     s = section(parse_page(md, "https://d.io/t"), "New keys")
     assert s.text == "Open **Settings**, then the **API Keys** tab."
+
+
+def test_a_literal_asterisk_stays_literal_beside_bold() -> None:
+    md = "# T\n\nOur \\*Async methods take **continueOnCapturedContext**; 2 * 3 is 6.\n"
+    text = parse_page(md, "https://d.io/t").sections[0].text
+    assert text == "Our \\*Async methods take **continueOnCapturedContext**; 2 \\* 3 is 6."
