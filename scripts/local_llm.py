@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from agent.local_llm import assemble_model, find_binary, load_models, model_entr
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 DEFAULT_HOME = Path(".docsagent/llm")
 BUILD_DIR = "build-static"
-CMAKE_FLAGS = (
+CMAKE_FLAGS: tuple[str, ...] = (
     "-DLLAMA_CURL=OFF",
     "-DLLAMA_OPENSSL=OFF",  # loopback only, no downloads: no libssl dependency
     "-DGGML_NATIVE=ON",
@@ -39,6 +40,13 @@ CMAKE_FLAGS = (
     "-DLLAMA_BUILD_TOOLS=ON",
     "-DCMAKE_BUILD_TYPE=Release",
 )
+# ggml's AMX kernels (Intel Sapphire Rapids and later; -march=native turns them on)
+# crash with SIGSEGV in ggml_backend_amx_mul_mat on the project's machines, at the first
+# prompt: the x86 build leaves AMX out and uses AVX-512/AVX2 (explicit -mno-* flags win
+# over -march=native in GCC and Clang whatever their order)
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+if platform.machine().lower() in ("x86_64", "amd64"):
+    CMAKE_FLAGS += (f"-DCMAKE_C_FLAGS={NO_AMX}", f"-DCMAKE_CXX_FLAGS={NO_AMX}")
 
 
 def say(message: str) -> None:
