@@ -273,8 +273,11 @@ def chunk_page(
     """
     base_count = count_tokens or estimate_tokens
 
-    def count(text: str) -> int:  # emphasis marks are not read by the model (`embed_view`)
-        return base_count(_EMPHASIS_RE.sub("", text))
+    def read(text: str) -> str:  # what is counted: the model never reads emphasis marks
+        return _EMPHASIS_RE.sub("", text)  # (`embed_view`)
+
+    def count(text: str) -> int:
+        return base_count(read(text))
 
     chunks: list[Chunk] = []
     ordinals: dict[str, int] = {}
@@ -298,7 +301,7 @@ def chunk_page(
         todo.append((section, text, breadcrumb, prefix))
     wholes = [f"{prefix}\n{text}" for _, text, _, prefix in todo]
     if count_many and wholes:
-        sizes = count_many([_EMPHASIS_RE.sub("", w) for w in wholes])
+        sizes = count_many([read(w) for w in wholes])
     else:
         sizes = [count(w) for w in wholes]
     for (section, text, breadcrumb, prefix), size in zip(todo, sizes, strict=True):

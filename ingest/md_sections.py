@@ -63,8 +63,9 @@ class SectionBuilder:
         self.list_depth = 0
         self.quote_depth = 0  # inside a "> " quote (a tip box on many sites)
         self.hint_depth = 0  # inside a GitBook hint: all of its blocks are one quote
-        self.quotes = 0  # quotes and hints opened so far: which one a block belongs to
-        self.last_quote = (0, 0)  # (quote, depth) of the last block written, (0, 0) if none
+        # the quote depth the last block was written at, 0 when a quote or hint has
+        # opened or closed since: the next block at that depth goes on the same quote
+        self.open_quote = 0
         self.warnings: list[str] = []
 
     @property
@@ -119,7 +120,7 @@ class SectionBuilder:
             self.label = (args[0], args[1], args[2])
             if args[0] == "hints":
                 self.hint_depth += 1
-                self.quotes += 1
+                self.open_quote = 0
         elif kind == "meta" and len(args) == 2:
             self.current.section.meta.setdefault(args[0], []).append(args[1])
         elif kind == "text" and args:
@@ -146,7 +147,7 @@ class SectionBuilder:
         elif kind == "endhint" and self.hint_depth:
             self.label = None
             self.hint_depth -= 1
-            self.quotes += 1  # what follows the hint is not part of it
+            self.open_quote = 0  # what follows the hint is not part of it
 
     def _flush_label(self) -> None:
         if self.label is not None:
@@ -170,10 +171,10 @@ class SectionBuilder:
         depth = self.quote_depth + self.hint_depth
         # the paragraphs of one quote are joined by a quoted blank line ("> a\n>\n> b"),
         # so the quote stays one block for the chunker and the answer
-        same = depth and self.last_quote == (self.quotes, depth) and self.current.parts
+        same = depth and self.open_quote == depth and self.current.parts
         gap = "\n" if self.list_depth else ("\n" + _quoted("", depth) + "\n" if same else "\n\n")
         self.current.parts.append(gap + text)
-        self.last_quote = (self.quotes, depth) if depth else (0, 0)
+        self.open_quote = depth
 
     def image(self, info: dict[str, str]) -> None:
         self.current.section.meta.setdefault("images", []).append(info)
@@ -328,10 +329,10 @@ def build_sections(
             continue
         if t == "blockquote_open":
             b.quote_depth += 1
-            b.quotes += 1
+            b.open_quote = 0
         elif t == "blockquote_close":
             b.quote_depth -= 1
-            b.quotes += 1
+            b.open_quote = 0
         elif t in ("bullet_list_open", "ordered_list_open"):
             start = tok.attrGet("start")
             prefixes.append("- " if t == "bullet_list_open" else f"{start or 1}")
